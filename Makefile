@@ -1,0 +1,72 @@
+# flaskops.stack: the two commands are `make demo` and `make test`.
+# Everything they need is installed by the targets below (run as root: the
+# test bed uses rootful podman and builds images with mmdebstrap).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+STATE := $(CURDIR)/.testbed
+SUITES ?= bookworm trixie
+SCENARIOS ?= flask_app gunicorn nginx_proxy site
+DEMO_SUITE ?= bookworm
+DEMO_SSH_PORT ?= 2222
+DEMO_HTTP_PORT ?= 8080
+
+export PATH := $(VENV)/bin:$(PATH)
+export CONTAINERS_CONF := $(STATE)/containers.conf
+export ANSIBLE_COLLECTIONS_PATH := $(STATE)/collections
+export ANSIBLE_HOME := $(STATE)/ansible-home
+export ANSIBLE_LOCAL_TEMP := $(STATE)/ansible-home/tmp
+export XDG_CACHE_HOME := $(STATE)/cache
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+export DEMO_SSH_PORT DEMO_HTTP_PORT DEMO_SUITE
+
+.PHONY: help venv collection testbed lint unit molecule test demo demo-down clean
+
+help:
+	@echo "make demo       deploy the example app to a local container and show it through nginx"
+	@echo "make test       lint and run every test (Molecule scenarios in real containers)"
+	@echo "make demo-down  remove the demo container"
+	@echo "make lint | unit | molecule SCENARIOS='site'   parts of make test"
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+# The checkout is importable as the collection flaskops.stack.
+collection:
+	mkdir -p $(STATE)/collections/ansible_collections/flaskops
+	ln -sfn $(CURDIR) $(STATE)/collections/ansible_collections/flaskops/stack
+
+testbed: collection
+	testbed/host-setup.sh
+	testbed/build-image.sh $(SUITES)
+
+lint: venv collection
+	yamllint --strict .
+	ansible-lint --profile production
+
+unit: venv collection
+	pytest -q tests/unit
+
+molecule: venv testbed
+	testbed/run-scenarios.sh $(SCENARIOS)
+
+test: lint unit molecule
+
+demo: venv
+	$(MAKE) --no-print-directory testbed SUITES=$(DEMO_SUITE)
+	testbed/demo.sh
+
+demo-down:
+	testbed/instance.sh down flaskops-demo
+
+clean: demo-down
+	rm -rf $(STATE) $(VENV)

@@ -1,0 +1,40 @@
+"""A small Flask application used as the demo and as the test fixture.
+
+It reports what it sees of each request, so a test can check what the
+reverse proxy passed on: the client address, the scheme and the host.
+"""
+
+import os
+
+from flask import Flask, jsonify, request
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+# How many proxies stand in front of the app. Each one appends to
+# X-Forwarded-For; trusting more hops than there are proxies would let a
+# client choose its own address.
+TRUSTED_HOPS = int(os.environ.get("HELLO_TRUSTED_HOPS", "1"))
+
+app = Flask(__name__)
+app.wsgi_app = ProxyFix(
+    app.wsgi_app,
+    x_for=TRUSTED_HOPS,
+    x_proto=TRUSTED_HOPS,
+    x_host=TRUSTED_HOPS,
+    x_port=0,
+    x_prefix=0,
+)
+
+
+@app.get("/")
+def index():
+    return jsonify(
+        app="hello",
+        client=request.remote_addr,
+        scheme=request.scheme,
+        host=request.host,
+    )
+
+
+@app.get("/healthz")
+def healthz():
+    return jsonify(status="ok")

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Start and stop test hosts: containers running systemd as PID 1 with sshd,
+# reached over SSH as the deploy user on a port published on 127.0.0.1.
+#
+# usage:
+#   instance.sh up NAME SUITE [--publish PORT]... [--network NET] [--alias NAME]...
+#       start NAME (replacing any old one) and print its SSH port
+#   instance.sh port NAME PORT     the 127.0.0.1 port published for PORT
+#   instance.sh down NAME...       remove the hosts (missing ones are fine)
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local limit="$1" what="$2" waited=0
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    [ "$waited" -lt "$limit" ] || return 1
+    sleep 1
+    waited=$((waited + 1))
+  done
+  log "$what after ${waited}s"
+}
+
+system_up() {  # running, or degraded: both mean boot has finished
+  local state
+  state="$(podman exec "$1" systemctl is-system-running 2>/dev/null || true)"
+  [ "$state" = running ] || [ "$state" = degraded ]
+}
+
+published_port() {
+  podman port "$1" "$2/tcp" | sed -n 's/^127\.0\.0\.1:\([0-9]\+\)$/\1/p' | head -n 1
+}
+
+cmd_up() {
+  local name="$1" suite="$2" network="" ssh_port
+  # systemd on a real server holds every capability; without CAP_SYS_ADMIN it
+  # cannot build the sandboxes (ProtectSystem=, PrivateDevices=, seccomp
+  # filters) of services that run as an unprivileged user, and Debian 13's
+  # systemd then refuses to start them at all.
+  local -a run_args=(--detach --systemd=always --hostname "$name" --name "$name"
+                     --cap-add SYS_ADMIN
+                     --label flaskops-testbed=1 --publish 127.0.0.1::22)
+  shift 2
+  while [ "$#" -gt 0 ]; do
+    case "$1" in
+      --publish) run_args+=(--publish "127.0.0.1::$2"); shift 2 ;;
+      --network) network="$2"; shift 2 ;;
+      --alias) run_args+=(--network-alias "$2"); shift 2 ;;
+      *) die "unknown option: $1" ;;
+    esac
+  done
+  if [ -n "$network" ]; then
+    podman network exists "$network" || podman network create "$network" >/dev/null
+    run_args+=(--network "$network")
+  fi
+  [ -f "$TESTBED_SSH_KEY.pub" ] || die "no SSH key: run testbed/host-setup.sh first"
+  podman image exists "$TESTBED_IMAGE_PREFIX:$suite" \
+    || die "no image for $suite: run testbed/build-image.sh $suite first"
+
+  podman rm --force --ignore "$name" >/dev/null
+  podman run "${run_args[@]}" "$TESTBED_IMAGE_PREFIX:$suite" >/dev/null
+  wait_for 90 "$name: systemd up" system_up "$name" \
+    || { podman logs --tail 30 "$name" >&2; die "$name: systemd did not finish booting"; }
+
+  # Hand the deploy user our public key, as a cloud provider would.
+  podman exec -i "$name" sh -c "install -d -m 0700 -o $TESTBED_USER -g $TESTBED_USER /home/$TESTBED_USER/.ssh &&
+    cat > /home/$TESTBED_USER/.ssh/authorized_keys &&
+    chown $TESTBED_USER:$TESTBED_USER /home/$TESTBED_USER/.ssh/authorized_keys &&
+    chmod 0600 /home/$TESTBED_USER/.ssh/authorized_keys" <"$TESTBED_SSH_KEY.pub"
+
+  ssh_port="$(published_port "$name" 22)"
+  [ -n "$ssh_port" ] || die "$name: SSH port not published"
+  wait_for 60 "$name: SSH answers on 127.0.0.1:$ssh_port" \
+    ssh -p "$ssh_port" -i "$TESTBED_SSH_KEY" -o BatchMode=yes -o ConnectTimeout=3 \
+      -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+      "$TESTBED_USER@127.0.0.1" true \
+    || die "$name: SSH does not answer"
+  printf '%s\n' "$ssh_port"
+}
+
+case "${1:-}" in
+  up) shift; [ "$#" -ge 2 ] || die "usage: $0 up NAME SUITE [options]"; cmd_up "$@" ;;
+  port) [ "$#" -eq 3 ] || die "usage: $0 port NAME PORT"; published_port "$2" "$3" ;;
+  down) shift; [ "$#" -ge 1 ] && podman rm --force --ignore --time 5 "$@" >/dev/null ;;
+  *) die "usage: $0 up|port|down ..." ;;
+esac
