@@ -3,8 +3,11 @@
 # reached over SSH as the deploy user on a port published on 127.0.0.1.
 #
 # usage:
-#   instance.sh up NAME SUITE [--publish PORT]... [--network NET] [--alias NAME]...
-#       start NAME (replacing any old one) and print its SSH port
+#   instance.sh up NAME SUITE [--ssh-port N] [--publish [HOSTPORT:]PORT]...
+#                  [--network NET] [--alias NAME]...
+#       start NAME (replacing any old one) and print its SSH port; ports are
+#       published on 127.0.0.1 only, on HOSTPORT or on a free port
+#   instance.sh running NAME       exit 0 when NAME is up and answers SSH
 #   instance.sh port NAME PORT     the 127.0.0.1 port published for PORT
 #   instance.sh down NAME...       remove the hosts (missing ones are fine)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -38,16 +41,24 @@ cmd_up() {
   # systemd then refuses to start them at all.
   local -a run_args=(--detach --systemd=always --hostname "$name" --name "$name"
                      --cap-add SYS_ADMIN
-                     --label flaskops-testbed=1 --publish 127.0.0.1::22)
+                     --label flaskops-testbed=1)
+  local ssh_publish="127.0.0.1::22"
   shift 2
   while [ "$#" -gt 0 ]; do
     case "$1" in
-      --publish) run_args+=(--publish "127.0.0.1::$2"); shift 2 ;;
+      --ssh-port) ssh_publish="127.0.0.1:$2:22"; shift 2 ;;
+      --publish)
+        case "$2" in
+          *:*) run_args+=(--publish "127.0.0.1:$2") ;;
+          *) run_args+=(--publish "127.0.0.1::$2") ;;
+        esac
+        shift 2 ;;
       --network) network="$2"; shift 2 ;;
       --alias) run_args+=(--network-alias "$2"); shift 2 ;;
       *) die "unknown option: $1" ;;
     esac
   done
+  run_args+=(--publish "$ssh_publish")
   if [ -n "$network" ]; then
     podman network exists "$network" || podman network create "$network" >/dev/null
     run_args+=(--network "$network")
@@ -69,17 +80,28 @@ cmd_up() {
 
   ssh_port="$(published_port "$name" 22)"
   [ -n "$ssh_port" ] || die "$name: SSH port not published"
-  wait_for 60 "$name: SSH answers on 127.0.0.1:$ssh_port" \
-    ssh -p "$ssh_port" -i "$TESTBED_SSH_KEY" -o BatchMode=yes -o ConnectTimeout=3 \
-      -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
-      "$TESTBED_USER@127.0.0.1" true \
+  wait_for 60 "$name: SSH answers on 127.0.0.1:$ssh_port" ssh_answers "$ssh_port" \
     || die "$name: SSH does not answer"
   printf '%s\n' "$ssh_port"
 }
 
+ssh_answers() {
+  ssh -p "$1" -i "$TESTBED_SSH_KEY" -o BatchMode=yes -o ConnectTimeout=3 \
+    -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR \
+    "$TESTBED_USER@127.0.0.1" true
+}
+
+cmd_running() {
+  local port
+  [ "$(podman inspect --format '{{.State.Running}}' "$1" 2>/dev/null)" = true ] || return 1
+  port="$(published_port "$1" 22)"
+  [ -n "$port" ] && ssh_answers "$port" >/dev/null 2>&1
+}
+
 case "${1:-}" in
   up) shift; [ "$#" -ge 2 ] || die "usage: $0 up NAME SUITE [options]"; cmd_up "$@" ;;
+  running) [ "$#" -eq 2 ] || die "usage: $0 running NAME"; cmd_running "$2" ;;
   port) [ "$#" -eq 3 ] || die "usage: $0 port NAME PORT"; published_port "$2" "$3" ;;
   down) shift; [ "$#" -ge 1 ] && podman rm --force --ignore --time 5 "$@" >/dev/null ;;
-  *) die "usage: $0 up|port|down ..." ;;
+  *) die "usage: $0 up|running|port|down ..." ;;
 esac

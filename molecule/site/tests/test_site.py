@@ -90,10 +90,12 @@ def test_app_runs_as_its_own_user_not_root(host):
     assert set(users) == {"hello"}
 
 
-def test_app_sees_its_secret_environment(host):
+def test_running_app_has_the_rotated_secret(host):
+    """The side effect re-deployed with a new SECRET_KEY: gunicorn must have restarted with it."""
     main_pid = host.check_output("systemctl show --property MainPID --value hello.service")
-    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid}/environ")
-    assert "SECRET_KEY=site-scenario-secret" in environ.splitlines()
+    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid}/environ").splitlines()
+    assert "SECRET_KEY=site-scenario-rotated-secret" in environ
+    assert "SECRET_KEY=site-scenario-secret" not in environ
 
 
 @pytest.mark.parametrize("path", ["/srv/hello/shared/hello.env"])

@@ -1,0 +1,91 @@
+"""Bad input stops each role before anything changes, naming the variable.
+
+Each case runs the role with ansible-playbook against this machine in check
+mode (so even a missed check could change nothing) and expects the play to
+fail with a message that names the offending variable.
+"""
+
+import json
+import os
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+VALID = {
+    "flask_app": {"flask_app_name": "hello", "flask_app_repo": "https://example.invalid/hello.git"},
+    "gunicorn": {"gunicorn_app_name": "hello", "gunicorn_wsgi_app": "hello:app"},
+    "nginx_proxy": {"nginx_proxy_server_name": "example.com"},
+}
+
+BAD = [
+    ("flask_app", {"flask_app_name": "Hello/../x"}, "flask_app_name"),
+    ("flask_app", {"flask_app_name": "hello world"}, "flask_app_name"),
+    ("flask_app", {"flask_app_repo": ""}, "flask_app_repo"),
+    ("flask_app", {"flask_app_version": "--upload-pack=touch /tmp/x"}, "flask_app_version"),
+    ("flask_app", {"flask_app_root": "srv/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/"}, "flask_app_root"),
+    ("flask_app", {"flask_app_user": "root"}, "flask_app_user"),
+    ("flask_app", {"flask_app_keep_releases": 0}, "flask_app_keep_releases"),
+    ("flask_app", {"flask_app_env": {"BAD KEY": "x"}}, "flask_app_env"),
+    ("flask_app", {"flask_app_secret_env": {"KEY": "two\nlines"}}, "flask_app_secret_env"),
+    ("flask_app", {"flask_app_requirements": "../etc/passwd"}, "flask_app_requirements"),
+    ("gunicorn", {"gunicorn_bind": "0.0.0.0:8000"}, "gunicorn_bind_public"),
+    ("gunicorn", {"gunicorn_bind": "[::]:8000"}, "gunicorn_bind_public"),
+    ("gunicorn", {"gunicorn_bind": "localhost:8000"}, "gunicorn_bind"),
+    ("gunicorn", {"gunicorn_bind": "127.0.0.1:70000"}, "gunicorn_bind"),
+    ("gunicorn", {"gunicorn_wsgi_app": "hello:app; rm -rf /"}, "gunicorn_wsgi_app"),
+    ("gunicorn", {"gunicorn_user": "root"}, "gunicorn_user"),
+    ("gunicorn", {"gunicorn_workers": 0}, "gunicorn_workers"),
+    ("gunicorn", {"gunicorn_app_dir": "relative/dir"}, "gunicorn_app_dir"),
+    ("nginx_proxy", {"nginx_proxy_server_name": "example.com; return 200"}, "nginx_proxy_server_name"),
+    ("nginx_proxy", {"nginx_proxy_server_name": "exa mple.com"}, "nginx_proxy_server_name"),
+    ("nginx_proxy", {"nginx_proxy_server_name": "example.com}"}, "nginx_proxy_server_name"),
+    ("nginx_proxy", {"nginx_proxy_server_name": "example.com\nlisten 81"}, "nginx_proxy_server_name"),
+    ("nginx_proxy", {"nginx_proxy_upstreams": ["127.0.0.1"]}, "nginx_proxy_upstreams"),
+    ("nginx_proxy", {"nginx_proxy_upstreams": ["127.0.0.1:8000;"]}, "nginx_proxy_upstreams"),
+    ("nginx_proxy", {"nginx_proxy_listen_port": 65536}, "nginx_proxy_listen_port"),
+    ("nginx_proxy", {"nginx_proxy_listen_port": 0}, "nginx_proxy_listen_port"),
+]
+
+
+def run_role(tmp_path, role, variables, tasks_from="main"):
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(textwrap.dedent(f"""\
+        - name: Apply the role to this machine, in check mode
+          hosts: localhost
+          connection: local
+          gather_facts: false
+          tasks:
+            - name: Run the role
+              ansible.builtin.include_role:
+                name: flaskops.stack.{role}
+                tasks_from: {tasks_from}
+        """))
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(variables))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    return subprocess.run(
+        ["ansible-playbook", "--check", "-i", "localhost,", "-e", f"@{extra}", str(playbook)],
+        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT,
+    )
+
+
+@pytest.mark.parametrize(
+    ("role", "override", "variable"), BAD, ids=[f"{r}-{v}-{i}" for i, (r, _, v) in enumerate(BAD)]
+)
+def test_bad_input_stops_the_role_naming_the_variable(tmp_path, role, override, variable):
+    result = run_role(tmp_path, role, {**VALID[role], **override})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert variable in output, output
+    assert "changed=0" in output, output
+
+
+@pytest.mark.parametrize("role", sorted(VALID))
+def test_valid_input_passes_the_preflight(tmp_path, role):
+    result = run_role(tmp_path, role, VALID[role], tasks_from="preflight")
+    assert result.returncode == 0, result.stdout + result.stderr

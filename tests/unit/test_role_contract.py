@@ -1,0 +1,64 @@
+"""Static checks of the roles' public contract: defaults, specs, naming."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+ROLES = sorted(p.name for p in (ROOT / "roles").iterdir() if (p / "tasks").is_dir())
+
+
+def load(path):
+    return yaml.safe_load(path.read_text()) or {}
+
+
+@pytest.fixture(params=ROLES)
+def role(request):
+    return request.param
+
+
+def spec_options(role):
+    return load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+
+
+def test_every_default_is_specified_with_the_same_value(role):
+    defaults = load(ROOT / "roles" / role / "defaults" / "main.yml")
+    options = spec_options(role)
+    for name, value in defaults.items():
+        assert name in options, f"{role}: {name} has a default but no argument spec"
+        assert options[name].get("default") == value, f"{role}: {name} default differs from its spec"
+
+
+def test_every_optional_spec_has_a_default_and_required_ones_do_not(role):
+    defaults = load(ROOT / "roles" / role / "defaults" / "main.yml")
+    for name, option in spec_options(role).items():
+        if option.get("required"):
+            assert name not in defaults, f"{role}: required {name} must not have a default"
+        else:
+            assert name in defaults, f"{role}: optional {name} is missing from defaults/main.yml"
+        assert option.get("description"), f"{role}: {name} has no description"
+
+
+def test_public_variables_carry_the_role_prefix(role):
+    for name in spec_options(role):
+        assert name.startswith(f"{role}_"), f"{role}: {name} lacks the {role}_ prefix"
+
+
+def test_internal_variables_carry_the_private_prefix(role):
+    internal = load(ROOT / "roles" / role / "vars" / "main.yml")
+    for name in internal:
+        assert name.startswith(f"__{role}_"), f"{role}: {name} in vars/main.yml lacks __{role}_"
+
+
+def test_templates_are_marked_as_managed(role):
+    for template in (ROOT / "roles" / role / "templates").glob("*.j2"):
+        first = template.read_text().splitlines()[0]
+        assert first == "{{ ansible_managed | comment }}", f"{template} lacks the managed header"
+
+
+def test_readme_documents_every_variable(role):
+    readme = (ROOT / "roles" / role / "README.md").read_text()
+    for name in spec_options(role):
+        assert f"`{name}`" in readme, f"{role}/README.md does not document {name}"
+    assert f"flaskops.stack.{role}" in readme
