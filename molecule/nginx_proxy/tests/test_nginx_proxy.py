@@ -6,23 +6,6 @@ import uuid
 SITE = "example.test"
 
 
-def get(host, path, host_header=SITE, extra=""):
-    """GET through nginx on the host; returns (curl exit code, status, headers, body)."""
-    result = host.run(
-        "curl --silent --show-error --max-time 5 --include "
-        f"--header 'Host: {host_header}' {extra} 'http://127.0.0.1{path}'"
-    )
-    if result.rc != 0:
-        return result.rc, None, {}, ""
-    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
-    status_line, *header_lines = head.splitlines()
-    headers = {}
-    for line in header_lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return 0, int(status_line.split()[1]), headers, body
-
-
 def backend_saw(host, path):
     log = host.check_output("journalctl --unit echo-backend.service --no-pager --output cat")
     return f"request {path}" in log
@@ -49,16 +32,16 @@ def test_configuration_passes_nginx_test(host):
     assert host.run("nginx -t").rc == 0
 
 
-def test_apex_is_proxied_to_the_application(host):
+def test_apex_is_proxied_to_the_application(host, http_get):
     path = f"/hello-{uuid.uuid4().hex}?x=1"
-    rc, status, _, body = get(host, path)
+    rc, status, _, body = http_get(f"http://127.0.0.1{path}", SITE)
     assert (rc, status) == (0, 200)
     assert json.loads(body)["path"] == path
     assert backend_saw(host, path), "the backend's request log is the witness of the tests below"
 
 
-def test_forwarding_headers_reach_the_application(host):
-    _, _, _, body = get(host, "/headers")
+def test_forwarding_headers_reach_the_application(http_get):
+    body = http_get("http://127.0.0.1/headers", SITE).body
     headers = json.loads(body)["headers"]
     assert headers["host"] == SITE
     assert headers["x-real-ip"] == "127.0.0.1"
@@ -67,27 +50,27 @@ def test_forwarding_headers_reach_the_application(host):
     assert headers["x-forwarded-host"] == SITE
 
 
-def test_client_forwarded_for_is_appended_to_not_replaced(host):
-    _, _, _, body = get(host, "/xff", extra="--header 'X-Forwarded-For: 203.0.113.9'")
+def test_client_forwarded_for_is_appended_to_not_replaced(http_get):
+    body = http_get("http://127.0.0.1/xff", SITE, "--header 'X-Forwarded-For: 203.0.113.9'").body
     assert json.loads(body)["headers"]["x-forwarded-for"] == "203.0.113.9, 127.0.0.1"
 
 
-def test_www_redirects_permanently_to_apex_keeping_path_and_query(host):
-    rc, status, headers, _ = get(host, "/some/path?q=1", host_header=f"www.{SITE}")
+def test_www_redirects_permanently_to_apex_keeping_path_and_query(http_get):
+    rc, status, headers, _ = http_get("http://127.0.0.1/some/path?q=1", f"www.{SITE}")
     assert (rc, status) == (0, 301)
     assert headers["location"] == f"http://{SITE}/some/path?q=1"
 
 
-def test_unknown_host_gets_no_answer_and_never_reaches_the_app(host):
+def test_unknown_host_gets_no_answer_and_never_reaches_the_app(host, http_get):
     path = f"/unknown-host-{uuid.uuid4().hex}"
-    rc, status, _, _ = get(host, path, host_header="attacker.invalid")
+    rc, status, _, _ = http_get(f"http://127.0.0.1{path}", "attacker.invalid")
     assert rc == 52, "expected nginx to close the connection without a reply"
     assert status is None
     assert not backend_saw(host, path)
 
 
-def test_dotfiles_are_not_served_or_proxied(host):
+def test_dotfiles_are_not_served_or_proxied(host, http_get):
     path = f"/.git/config-{uuid.uuid4().hex}"
-    rc, status, _, _ = get(host, path)
+    rc, status, _, _ = http_get(f"http://127.0.0.1{path}", SITE)
     assert (rc, status) == (0, 404)
     assert not backend_saw(host, path)

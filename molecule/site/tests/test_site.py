@@ -10,25 +10,9 @@ import pytest
 DOMAIN = "hello.test"
 
 
-def curl(host, url, *options):
-    """Request from inside the server; returns (status, headers, body)."""
-    result = host.run(
-        "curl --silent --show-error --max-time 5 --include "
-        + " ".join(options) + f" '{url}'"
-    )
-    assert result.rc == 0, result.stderr
-    head, _, body = result.stdout.replace("\r\n", "\n").partition("\n\n")
-    status_line, *lines = head.splitlines()
-    headers = {}
-    for line in lines:
-        name, _, value = line.partition(":")
-        headers[name.strip().lower()] = value.strip()
-    return int(status_line.split()[1]), headers, body
-
-
-def test_app_answers_through_nginx(host):
-    status, headers, body = curl(host, "http://127.0.0.1/", f"--header 'Host: {DOMAIN}'")
-    assert status == 200
+def test_app_answers_through_nginx(http_get):
+    rc, status, headers, body = http_get("http://127.0.0.1/", DOMAIN)
+    assert (rc, status) == (0, 200), body
     assert headers["content-type"].startswith("application/json")
     seen = json.loads(body)
     assert seen["app"] == "hello"
@@ -37,19 +21,15 @@ def test_app_answers_through_nginx(host):
     assert seen["client"] == "127.0.0.1"
 
 
-def test_client_cannot_spoof_its_address(host):
-    _, _, body = curl(
-        host, "http://127.0.0.1/",
-        f"--header 'Host: {DOMAIN}'", "--header 'X-Forwarded-For: 198.51.100.7'",
-    )
-    assert json.loads(body)["client"] == "127.0.0.1"
+def test_client_cannot_spoof_its_address(http_get):
+    response = http_get("http://127.0.0.1/", DOMAIN, "--header 'X-Forwarded-For: 198.51.100.7'")
+    assert response.status == 200, response.body
+    assert json.loads(response.body)["client"] == "127.0.0.1"
 
 
-def test_www_redirects_to_apex_with_path_and_query(host):
-    status, headers, _ = curl(
-        host, "http://127.0.0.1/some/path?q=1", f"--header 'Host: www.{DOMAIN}'"
-    )
-    assert status == 301
+def test_www_redirects_to_apex_with_path_and_query(http_get):
+    rc, status, headers, _ = http_get("http://127.0.0.1/some/path?q=1", f"www.{DOMAIN}")
+    assert (rc, status) == (0, 301)
     assert headers["location"] == f"http://{DOMAIN}/some/path?q=1"
 
 
