@@ -6,6 +6,9 @@
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$TESTBED_ROOT"
 
+# Molecule probes for an optional "default" scenario before each run and logs
+# "CRITICAL 'molecule/default/molecule.yml' glob failed. Exiting." when there
+# is none; it then carries on. The summary below is what counts.
 declare -a summary=()
 failed=0
 for scenario in "$@"; do

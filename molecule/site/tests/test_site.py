@@ -1,13 +1,34 @@
 """The whole stack on one server: requests through nginx to gunicorn to Flask."""
 
 import json
+import os
+import re
 import subprocess
-import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
 DOMAIN = "hello.test"
+ROTATED_SECRET = "site-scenario-rotated-secret"  # what side_effect.yml deployed
+SITE_PLAYBOOK = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "playbooks" / "site.yml"
+
+
+def run_site_playbook(host, *args):
+    """Run playbooks/site.yml from the controller against this host, as a user would."""
+    name = host.backend.get_hostname()
+    result = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", name,
+         str(SITE_PLAYBOOK), *args],
+        capture_output=True, text=True, timeout=600, env=os.environ,
+    )
+    recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=(\d+)\s+changed=(\d+)", result.stdout, re.M)
+    return result, (int(recap.group(2)) if recap else None)
+
+
+def master_environment(host):
+    main_pid = host.check_output("systemctl show --property MainPID --value hello.service")
+    return host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid}/environ").splitlines()
 
 
 def test_app_answers_through_nginx(http_get):
@@ -72,9 +93,8 @@ def test_app_runs_as_its_own_user_not_root(host):
 
 def test_running_app_has_the_rotated_secret(host):
     """The side effect re-deployed with a new SECRET_KEY: gunicorn must have restarted with it."""
-    main_pid = host.check_output("systemctl show --property MainPID --value hello.service")
-    environ = host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid}/environ").splitlines()
-    assert "SECRET_KEY=site-scenario-rotated-secret" in environ
+    environ = master_environment(host)
+    assert f"SECRET_KEY={ROTATED_SECRET}" in environ
     assert "SECRET_KEY=site-scenario-secret" not in environ
 
 
@@ -83,3 +103,24 @@ def test_secrets_are_not_world_readable(host, path):
     env_file = host.file(path)
     assert env_file.mode & 0o007 == 0
     assert env_file.user == "root"
+
+
+def test_check_mode_with_diff_on_the_converged_host_changes_nothing(host):
+    secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": ROTATED_SECRET}})
+    result, changed = run_site_playbook(host, "--check", "--diff", "-e", secrets)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
+    assert changed == 0, result.stdout[-3000:]
+
+
+# Changes the host: keep it the last test of the file.
+def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(host):
+    new_secret = "deployed-at-vvv-secret-4f1c"
+    secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": new_secret}})
+    result, changed = run_site_playbook(host, "--diff", "-vvv", "-e", secrets)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert changed and changed > 0, "the env file changed: the run must say so"
+    assert "WSGI application loads" in output, "the import check ran as the app user"
+    assert new_secret not in output
+    assert ROTATED_SECRET not in output
+    assert f"SECRET_KEY={new_secret}" in master_environment(host)
