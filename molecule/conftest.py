@@ -1,5 +1,8 @@
 """Helpers shared by the scenarios' testinfra tests."""
 
+import os
+import re
+import subprocess
 from typing import NamedTuple
 
 import pytest
@@ -32,3 +35,31 @@ def http_get(host):
         return Response(0, int(status_line.split()[1]), headers, body)
 
     return get
+
+
+class PlaybookRun(NamedTuple):
+    rc: int
+    output: str  # stdout and stderr
+    changed: int | None  # this host's "changed=" in the recap
+
+
+@pytest.fixture
+def run_playbook(host):
+    """Run a playbook from the controller against this host only, as a user would.
+
+    Uses the scenario's own inventory and Ansible settings (Molecule passes
+    them to the verifier in the environment).
+    """
+
+    def run(playbook, *args):
+        name = host.backend.get_hostname()
+        result = subprocess.run(
+            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", name,
+             str(playbook), *args],
+            capture_output=True, text=True, timeout=600, env=os.environ,
+        )
+        recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.M)
+        return PlaybookRun(result.returncode, result.stdout + result.stderr,
+                           int(recap.group(1)) if recap else None)
+
+    return run

@@ -21,16 +21,8 @@ debian_mirror() {
   printf '%s\n' "${uri:-http://deb.debian.org/debian}"
 }
 
-build_one() {
-  local suite="$1" image="$TESTBED_IMAGE_PREFIX:$1" mirror tarball
-  if podman image exists "$image"; then
-    log "image $image exists"
-    return 0
-  fi
-  mirror="$(debian_mirror)"
-  tarball="$TESTBED_STATE/rootfs-$suite.tar"
-  mkdir -p "$TESTBED_STATE"
-  log "building $image from $mirror"
+build_rootfs() {  # build_rootfs SUITE MIRROR TARBALL
+  local suite="$1" mirror="$2" tarball="$3"
   # Hooks run on the host with the new root file system as $1.
   # - trust the CA certificates this host added (an intercepting proxy's),
   #   for apt, git and pip alike, as a server behind such a proxy must;
@@ -48,6 +40,26 @@ build_one() {
     --customize-hook='printf "PasswordAuthentication no\nKbdInteractiveAuthentication no\nPermitRootLogin no\n" >"$1/etc/ssh/sshd_config.d/50-testbed.conf"' \
     --customize-hook='rm -f "$1/etc/machine-id"; touch "$1/etc/machine-id"' \
     "$suite" "$tarball" "deb $mirror $suite main"
+}
+
+build_one() {
+  local suite="$1" image="$TESTBED_IMAGE_PREFIX:$1" mirror tarball
+  if podman image exists "$image"; then
+    log "image $image exists"
+    return 0
+  fi
+  mirror="$(debian_mirror)"
+  tarball="$TESTBED_STATE/rootfs-$suite.tar"
+  mkdir -p "$TESTBED_STATE"
+  log "building $image from $mirror"
+  # One retry: a mirror hiccup should not fail a whole test run.
+  local attempt
+  for attempt in 1 2; do
+    if build_rootfs "$suite" "$mirror" "$tarball"; then break; fi
+    [ "$attempt" = 2 ] && die "could not build the $suite root file system"
+    log "mmdebstrap failed; trying again in 10s"
+    sleep 10
+  done
   podman import \
     --change 'CMD ["/lib/systemd/systemd"]' \
     --change 'STOPSIGNAL SIGRTMIN+3' \

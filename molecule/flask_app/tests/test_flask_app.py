@@ -1,8 +1,13 @@
 """Behaviour of the flask_app role on a converged host."""
 
+import json
+import os
+from pathlib import Path
+
 import pytest
 
 ROOT = "/srv/hello"
+CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
 
 
 @pytest.fixture(scope="module")
@@ -66,3 +71,20 @@ def test_app_imports_in_the_release_as_the_app_user(host):
     )
     assert result.rc == 0, result.stderr
     assert result.stdout.strip() == "hello"
+
+
+def test_a_missing_version_fails_and_leaves_release_and_settings_alone(host, run_playbook):
+    env_file = f"{ROOT}/shared/hello.env"
+    current_before = host.file(f"{ROOT}/current").linked_to
+    env_before = host.file(env_file).content_string
+
+    run = run_playbook(CONVERGE, "-e", json.dumps({
+        "flask_app_version": "no-such-branch",
+        "flask_app_env": {"HELLO_TRUSTED_HOPS": "2"},
+    }))
+
+    assert run.rc != 0
+    assert 'flask_app_version "no-such-branch" is not a branch or tag' in run.output
+    assert run.changed == 0, run.output[-3000:]
+    assert host.file(f"{ROOT}/current").linked_to == current_before
+    assert host.file(env_file).content_string == env_before

@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -12,18 +11,6 @@ import pytest
 DOMAIN = "hello.test"
 ROTATED_SECRET = "site-scenario-rotated-secret"  # what side_effect.yml deployed
 SITE_PLAYBOOK = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "playbooks" / "site.yml"
-
-
-def run_site_playbook(host, *args):
-    """Run playbooks/site.yml from the controller against this host, as a user would."""
-    name = host.backend.get_hostname()
-    result = subprocess.run(
-        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", name,
-         str(SITE_PLAYBOOK), *args],
-        capture_output=True, text=True, timeout=600, env=os.environ,
-    )
-    recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=(\d+)\s+changed=(\d+)", result.stdout, re.M)
-    return result, (int(recap.group(2)) if recap else None)
 
 
 def master_environment(host):
@@ -105,22 +92,21 @@ def test_secrets_are_not_world_readable(host, path):
     assert env_file.user == "root"
 
 
-def test_check_mode_with_diff_on_the_converged_host_changes_nothing(host):
+def test_check_mode_with_diff_on_the_converged_host_changes_nothing(run_playbook):
     secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": ROTATED_SECRET}})
-    result, changed = run_site_playbook(host, "--check", "--diff", "-e", secrets)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr
-    assert changed == 0, result.stdout[-3000:]
+    run = run_playbook(SITE_PLAYBOOK, "--check", "--diff", "-e", secrets)
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed == 0, run.output[-3000:]
 
 
 # Changes the host: keep it the last test of the file.
-def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(host):
+def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(host, run_playbook):
     new_secret = "deployed-at-vvv-secret-4f1c"
     secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": new_secret}})
-    result, changed = run_site_playbook(host, "--diff", "-vvv", "-e", secrets)
-    output = result.stdout + result.stderr
-    assert result.returncode == 0, output[-3000:]
-    assert changed and changed > 0, "the env file changed: the run must say so"
-    assert "WSGI application loads" in output, "the import check ran as the app user"
-    assert new_secret not in output
-    assert ROTATED_SECRET not in output
+    run = run_playbook(SITE_PLAYBOOK, "--diff", "-vvv", "-e", secrets)
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed and run.changed > 0, "the env file changed: the run must say so"
+    assert "WSGI application loads" in run.output, "the import check ran as the app user"
+    assert new_secret not in run.output
+    assert ROTATED_SECRET not in run.output
     assert f"SECRET_KEY={new_secret}" in master_environment(host)
