@@ -23,7 +23,10 @@ else
 fi
 
 log "publishing examples/hello as a git repository on the demo host"
-ansible-playbook -i inventories/demo testbed/seed-app-repo.yml >/dev/null
+if ! seed_output="$(ansible-playbook -i inventories/demo testbed/seed-app-repo.yml 2>&1)"; then
+  printf '%s\n' "$seed_output" >&2
+  die "could not publish the example application on $name"
+fi
 
 log "ansible-playbook -i inventories/demo playbooks/site.yml"
 ansible-playbook -i inventories/demo playbooks/site.yml

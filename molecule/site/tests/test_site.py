@@ -10,7 +10,8 @@ import pytest
 
 DOMAIN = "hello.test"
 ROTATED_SECRET = "site-scenario-rotated-secret"  # what side_effect.yml deployed
-SITE_PLAYBOOK = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "playbooks" / "site.yml"
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+SITE_PLAYBOOK = PROJECT / "playbooks" / "site.yml"
 
 
 def master_environment(host):
@@ -43,10 +44,10 @@ def test_www_redirects_to_apex_with_path_and_query(http_get):
 
 def test_app_answers_a_client_outside_the_server(host):
     """Through the port published on the machine's loopback, as a browser would."""
-    name = host.backend.get_hostname()
     port = subprocess.run(
-        ["podman", "port", name, "80/tcp"], check=True, capture_output=True, text=True
-    ).stdout.strip().rsplit(":", 1)[1]
+        [str(PROJECT / "testbed" / "instance.sh"), "port", host.backend.get_hostname(), "80"],
+        check=True, capture_output=True, text=True,
+    ).stdout.strip()
     request = urllib.request.Request(f"http://127.0.0.1:{port}/", headers={"Host": DOMAIN})
     with urllib.request.urlopen(request, timeout=5) as response:
         assert response.status == 200
