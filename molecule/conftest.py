@@ -53,13 +53,15 @@ def run_playbook(host):
 
     def run(playbook, *args):
         name = host.backend.get_hostname()
+        # Plain text whatever the caller's terminal: no colours, no wrapping.
+        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", COLUMNS="500")
         result = subprocess.run(
             ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", name,
              str(playbook), *args],
-            capture_output=True, text=True, timeout=600, env=os.environ,
+            capture_output=True, text=True, timeout=600, env=env,
         )
-        recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+)", result.stdout, re.M)
-        return PlaybookRun(result.returncode, result.stdout + result.stderr,
-                           int(recap.group(1)) if recap else None)
+        output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+        recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M)
+        return PlaybookRun(result.returncode, output, int(recap.group(1)) if recap else None)
 
     return run

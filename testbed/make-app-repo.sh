@@ -1,27 +1,66 @@
 #!/usr/bin/env bash
-# Make a git repository of the example application (examples/hello) and
-# write it as a bundle: one file holding the whole repository, which the test
-# hosts clone into a bare repository the roles deploy from. Commit dates and
-# author are fixed, so the same content always gives the same commit.
+# Make git repositories of the example applications and write each as a
+# bundle: one file holding the whole repository, which the test hosts clone
+# into a bare repository the roles deploy from. Commit dates and author are
+# fixed, so the same content always gives the same commits.
 #
-# usage: make-app-repo.sh   (prints the bundle's path)
+#   hello.bundle  examples/hello with a history to deploy through:
+#                 v1 (tag)         the example as it is
+#                 v2 (tag)         a code-only change (requirements untouched)
+#                 v3 (tag), main   another code-only change
+#                 broken-import    v3 plus a module that raises on import
+#   notes.bundle  examples/notes (pyproject.toml, factory, database), main = v1
+#
+# usage: make-app-repo.sh   (prints the folder holding the bundles)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-src="$TESTBED_ROOT/examples/hello"
-out="$TESTBED_STATE/app-repo/hello.bundle"
+out="$TESTBED_STATE/app-repo"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
+mkdir -p "$out"
 
-mkdir -p "$(dirname "$out")"
-(cd "$src" && find . -type f ! -path '*/__pycache__/*' ! -path './.venv/*' ! -name '*.pyc' -print0) \
-  | (cd "$src" && xargs -0 cp --parents -t "$work")
 export GIT_AUTHOR_NAME=flaskops GIT_AUTHOR_EMAIL=flaskops@example.invalid
 export GIT_COMMITTER_NAME=flaskops GIT_COMMITTER_EMAIL=flaskops@example.invalid
-export GIT_AUTHOR_DATE='2026-01-01T00:00:00Z' GIT_COMMITTER_DATE='2026-01-01T00:00:00Z'
-git -C "$work" init --quiet --initial-branch=main
-git -C "$work" add --all
-git -C "$work" commit --quiet --message "hello: example application"
-git -C "$work" tag v1
-git -C "$work" bundle create "$out.tmp" --all 2>/dev/null
-mv "$out.tmp" "$out"
+
+# commit REPO DAY MESSAGE: commit everything in REPO on a fixed date.
+commit() {
+  export GIT_AUTHOR_DATE="2026-01-0$2T00:00:00Z" GIT_COMMITTER_DATE="2026-01-0$2T00:00:00Z"
+  git -C "$1" add --all
+  git -C "$1" commit --quiet --message "$3"
+}
+
+# start NAME: a new repository holding examples/NAME, committed as v1.
+start() {
+  local src="$TESTBED_ROOT/examples/$1" repo="$work/$1"
+  mkdir -p "$repo"
+  (cd "$src" && find . -type f ! -path '*/__pycache__/*' ! -path './.venv/*' \
+     ! -path './instance/*' ! -path './build/*' ! -path '*.egg-info/*' ! -name '*.pyc' -print0) \
+    | (cd "$src" && xargs -0 cp --parents -t "$repo")
+  git -C "$repo" init --quiet --initial-branch=main
+  commit "$repo" 1 "$1: example application"
+  git -C "$repo" tag v1
+}
+
+# bundle NAME: write the repository's branches and tags to NAME.bundle.
+bundle() {
+  git -C "$work/$1" bundle create "$out/$1.bundle.tmp" --all 2>/dev/null
+  mv "$out/$1.bundle.tmp" "$out/$1.bundle"
+}
+
+start hello
+for n in 2 3; do
+  printf '\n# Release v%s of the example.\nRELEASE = "v%s"\n' "$n" "$n" >>"$work/hello/hello.py"
+  commit "$work/hello" "$n" "hello: release v$n"
+  git -C "$work/hello" tag "v$n"
+done
+git -C "$work/hello" switch --quiet --create broken-import
+printf 'raise RuntimeError("this release is broken on purpose")\n' >"$work/hello/broken.py"
+printf '\nimport broken  # noqa: E402,F401\n' >>"$work/hello/hello.py"
+commit "$work/hello" 4 "hello: a release that cannot be imported"
+git -C "$work/hello" switch --quiet main
+bundle hello
+
+start notes
+bundle notes
+
 printf '%s\n' "$out"
