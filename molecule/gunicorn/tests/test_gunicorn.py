@@ -1,15 +1,42 @@
-"""Behaviour of the gunicorn role on a converged host."""
+"""Behaviour of the gunicorn role on a converged host.
+
+Two applications run from the same code: hello on 127.0.0.1:8000 and
+hello_unix on a unix socket, each with its own units and configuration.
+"""
 
 import json
+import os
+import re
+import time
+from pathlib import Path
 
 import pytest
+
+CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
+EXPOSURE_TARGET = 2.0
+
+
+def main_pid(host, unit="hello.service"):
+    return int(host.check_output(f"systemctl show --property MainPID --value {unit}"))
+
+
+def wait_for_new_main_pid(host, old, unit="hello.service", seconds=40):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pid = main_pid(host, unit)
+        state = host.check_output(f"systemctl show --property ActiveState --value {unit}")
+        if pid not in (0, old) and state == "active":
+            return pid
+        time.sleep(1)
+    raise AssertionError(f"{unit} did not come back within {seconds}s:\n{journal(host, unit)}")
 
 
 def journal(host, unit):
     return host.run(f"journalctl --unit {unit} --lines 30 --no-pager").stdout
 
 
-@pytest.mark.parametrize("unit", ["hello.socket", "hello.service"])
+@pytest.mark.parametrize("unit", ["hello.socket", "hello.service",
+                                  "hello_unix.socket", "hello_unix.service"])
 def test_unit_is_enabled_and_active(host, unit):
     service = host.service(unit)
     assert service.is_enabled, journal(host, unit)
@@ -59,3 +86,81 @@ def test_config_file_is_root_owned_and_not_writable_by_the_app(host):
     assert config.user == "root"
     assert config.mode == 0o644
     assert "wsgi_app = \"hello:app\"" in config.content_string
+
+
+def test_config_carries_the_tuning_and_trusts_only_the_local_proxy(host):
+    config = host.file("/etc/gunicorn/hello.conf.py").content_string
+    assert 'forwarded_allow_ips = "127.0.0.1,::1"' in config
+    assert "max_requests = 1000" in config
+    assert "max_requests_jitter = 100" in config
+    assert "workers = 2" in config
+    assert 'accesslog = "-"' in config
+
+
+def test_config_passes_gunicorn_check_config_as_the_app_user(host):
+    result = host.run(
+        "systemd-run --quiet --pipe --wait --collect --uid=hello --gid=hello "
+        "--working-directory=/srv/hello/current "
+        "--property=EnvironmentFile=/srv/hello/shared/hello.env "
+        "-- /srv/hello/current/.venv/bin/gunicorn --check-config --config /etc/gunicorn/hello.conf.py")
+    assert result.rc == 0, result.stdout + result.stderr
+
+
+def test_a_config_whose_app_does_not_load_is_never_written(host, run_playbook):
+    config_before = host.file("/etc/gunicorn/hello.conf.py").sha256sum
+    pid_before = main_pid(host)
+
+    run = run_playbook(CONVERGE, "-e", "gunicorn_wsgi_app=hello:no_such_app")
+
+    assert run.rc != 0
+    assert "failed to validate" in run.output
+    assert "no_such_app" in run.output
+    assert host.file("/etc/gunicorn/hello.conf.py").sha256sum == config_before
+    assert main_pid(host) == pid_before
+    assert host.run("curl --silent --fail --max-time 5 http://127.0.0.1:8000/healthz").rc == 0
+
+
+@pytest.mark.parametrize("unit", ["hello.service", "hello_unix.service"])
+def test_security_exposure_is_at_most_the_target(host, unit):
+    report = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", report).group(1))
+    assert score <= EXPOSURE_TARGET, report
+
+
+def test_sigkill_of_the_master_brings_the_service_back(host):
+    old = main_pid(host)
+    assert old != 0
+    host.run_expect([0], f"kill -KILL {old}")
+    new = wait_for_new_main_pid(host, old)
+    assert new != old
+    assert host.run("curl --silent --fail --max-time 5 http://127.0.0.1:8000/healthz").rc == 0
+
+
+def test_restarts_under_a_request_loop_lose_no_request(host):
+    result = host.run("/usr/local/bin/request_loop.py http://127.0.0.1:8000/ hello.service "
+                      "--count 600 --restarts 3 --timeout 30")
+    assert result.rc == 0, result.stderr
+    report = json.loads(result.stdout)
+    print(f"restart under load: {report}")
+    assert report["restart_errors"] == []
+    assert len(set(report["main_pids"])) == 4, "three restarts, each a new master"
+    assert report["sent"] == 600
+    assert report["failed"] == 0, report["errors"]
+
+
+def test_unix_socket_app_listens_only_for_the_proxy_group(host):
+    socket = host.file("/run/hello_unix.sock")
+    assert socket.is_socket
+    assert (socket.user, socket.group, socket.mode) == ("root", "www-data", 0o660)
+    url = "--unix-socket /run/hello_unix.sock http://localhost/healthz"
+    allowed = host.run(f"sudo -u www-data curl --silent --fail --max-time 5 {url}")
+    assert allowed.rc == 0, allowed.stderr
+    assert host.run(f"sudo -u nobody curl --silent --fail --max-time 5 {url}").rc != 0
+
+
+def test_two_apps_run_side_by_side_with_their_own_masters(host):
+    assert main_pid(host, "hello.service") != main_pid(host, "hello_unix.service")
+    assert host.file("/etc/gunicorn/hello_unix.conf.py").contains("unix:/run/hello_unix.sock")
+    # The second application added no TCP listener: besides sshd, only hello.
+    listeners = {line.split()[3] for line in host.check_output("ss -Htln").splitlines()}
+    assert {a for a in listeners if not a.endswith(":22")} == {"127.0.0.1:8000"}

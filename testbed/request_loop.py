@@ -1,0 +1,109 @@
+#!/usr/bin/env python3
+"""Send a bounded run of GET requests to a local URL, optionally while a unit restarts.
+
+Requests go one after the other, each on a new connection, to 127.0.0.1 or
+::1 only, ``--interval`` seconds apart. With ``--restarts K``, at evenly
+spaced points a background thread runs ``systemctl restart UNIT``, so
+requests keep arriving while the service stops and starts. Prints one JSON
+object: how many requests were sent and how many failed (no answer, or not
+200), the first errors, and the unit's main PIDs seen, which prove the
+restarts happened.
+
+usage: request_loop.py URL UNIT [--count N] [--restarts K] [--timeout S]
+                       [--interval S] [--host HOST]
+"""
+
+import argparse
+import http.client
+import json
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+MAX_COUNT = 5000
+
+
+def main_pid(unit):
+    out = subprocess.run(["systemctl", "show", "--property=MainPID", "--value", unit],
+                         capture_output=True, text=True, check=True).stdout
+    return int(out.strip() or 0)
+
+
+def get(url, timeout, host_header=None):
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    headers = {"Connection": "close"}
+    if host_header:
+        headers["Host"] = host_header
+    try:
+        connection.request("GET", parts.path or "/", headers=headers)
+        response = connection.getresponse()
+        response.read()
+        return response.status
+    finally:
+        connection.close()
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("url")
+    parser.add_argument("unit")
+    parser.add_argument("--count", type=int, default=600)
+    parser.add_argument("--restarts", type=int, default=3)
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--interval", type=float, default=0.0)
+    parser.add_argument("--host", help="Host header to send")
+    args = parser.parse_args()
+    if urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "::1"):
+        sys.exit("only 127.0.0.1 or ::1 may be the target")
+    if not 1 <= args.count <= MAX_COUNT:
+        sys.exit(f"--count must be between 1 and {MAX_COUNT}")
+    if not 0 <= args.interval <= 1:
+        sys.exit("--interval must be between 0 and 1 second")
+
+    pids = [main_pid(args.unit)]
+    restart_at = {args.count * (k + 1) // (args.restarts + 1) for k in range(args.restarts)}
+    restarter = None
+    restart_errors = []
+
+    def restart():
+        result = subprocess.run(["systemctl", "restart", args.unit], capture_output=True, text=True)
+        if result.returncode != 0:
+            restart_errors.append(result.stderr.strip())
+
+    failed, errors = 0, []
+    started = time.monotonic()
+    for i in range(args.count):
+        if i in restart_at:
+            if restarter is not None:
+                restarter.join()
+                pids.append(main_pid(args.unit))
+            restarter = threading.Thread(target=restart)
+            restarter.start()
+        try:
+            status = get(args.url, args.timeout, args.host)
+            if status != 200:
+                failed += 1
+                errors.append(f"request {i}: HTTP {status}")
+        except OSError as error:
+            failed += 1
+            errors.append(f"request {i}: {error!r}")
+        if args.interval:
+            time.sleep(args.interval)
+    if restarter is not None:
+        restarter.join()
+        pids.append(main_pid(args.unit))
+    print(json.dumps({
+        "sent": args.count,
+        "failed": failed,
+        "errors": errors[:5],
+        "restart_errors": restart_errors,
+        "main_pids": pids,
+        "seconds": round(time.monotonic() - started, 2),
+    }))
+
+
+if __name__ == "__main__":
+    main()
