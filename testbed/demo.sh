@@ -42,6 +42,7 @@ printf '127.0.0.1:8000 inside the host) behind nginx, whose port 80 is published
 printf 'on 127.0.0.1:%s of this machine.\n' "$http_port"
 show "$domain" "/"
 show "$domain" "/healthz"
+show "$domain" "/static/hello.css"
 show "www.$domain" "/some/path?q=1"
 printf '\nBrowsers resolve *.localhost to this machine: http://%s:%s/\n' "$domain" "$http_port"
 printf 'Log in:  ssh -i .testbed/ssh/id_ed25519 -p %s deploy@127.0.0.1\n' "$ssh_port"

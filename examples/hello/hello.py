@@ -14,6 +14,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 # client choose its own address.
 TRUSTED_HOPS = int(os.environ.get("HELLO_TRUSTED_HOPS", "1"))
 
+# Which release of the example this is; the test repository's later commits
+# set it again at the end of the module.
+RELEASE = "v1"
+
 app = Flask(__name__)
 app.wsgi_app = ProxyFix(
     app.wsgi_app,
@@ -29,6 +33,7 @@ app.wsgi_app = ProxyFix(
 def index():
     return jsonify(
         app="hello",
+        release=RELEASE,
         client=request.remote_addr,
         scheme=request.scheme,
         host=request.host,

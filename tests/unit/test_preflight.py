@@ -60,6 +60,13 @@ BAD = [
     ("nginx_proxy", {"nginx_proxy_upstreams": ["127.0.0.1:8000;"]}, "nginx_proxy_upstreams"),
     ("nginx_proxy", {"nginx_proxy_listen_port": 65536}, "nginx_proxy_listen_port"),
     ("nginx_proxy", {"nginx_proxy_listen_port": 0}, "nginx_proxy_listen_port"),
+    ("nginx_proxy", {"nginx_proxy_server_aliases": ["old.example.com;"]}, "nginx_proxy_server_aliases"),
+    ("nginx_proxy", {"nginx_proxy_security_headers": {"X-Frame-Options": 'DENY" always; add_header X "'}},
+     "nginx_proxy_security_headers"),
+    ("nginx_proxy", {"nginx_proxy_tls_certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n"},
+     "nginx_proxy_tls_certificate_key"),
+    ("nginx_proxy", {"nginx_proxy_tls_port": 80}, "nginx_proxy_tls_port"),
+    ("nginx_proxy", {"nginx_proxy_static_expires": "7d; return 200"}, "nginx_proxy_static_expires"),
 ]
 
 

@@ -1,7 +1,12 @@
 """Behaviour of the nginx_proxy role on a converged host, through real requests."""
 
 import json
+import os
+import re
+import subprocess
+import time
 import uuid
+from pathlib import Path
 
 SITE = "example.test"
 
@@ -74,3 +79,179 @@ def test_dotfiles_are_not_served_or_proxied(host, http_get):
     rc, status, _, _ = http_get(f"http://127.0.0.1{path}", SITE)
     assert (rc, status) == (0, 404)
     assert not backend_saw(host, path)
+
+
+# The HTTPS site: secure.test, alias old-secure.test, static files, TLS.
+SECURE = "secure.test"
+CURL_TLS = ("--cacert /usr/local/share/flaskops-test-ca.crt "
+            "--resolve secure.test:443:127.0.0.1 --resolve www.secure.test:443:127.0.0.1 "
+            "--resolve old-secure.test:443:127.0.0.1 --resolve other.test:443:127.0.0.1")
+CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "x-frame-options": "DENY",
+    "referrer-policy": "strict-origin-when-cross-origin",
+}
+EXPOSURE_TARGET = 5.0
+
+
+def https_get(http_get, path, host_name=SECURE, *options):
+    return http_get(f"https://{host_name}{path}", host_name, CURL_TLS, *options)
+
+
+def test_main_configuration_is_tuned(host):
+    config = host.check_output("nginx -T 2>/dev/null")
+    for directive in ("worker_processes auto;", "server_tokens off;", "sendfile on;",
+                      "gzip on;", "client_body_timeout 30s;", "ssl_protocols TLSv1.2 TLSv1.3;"):
+        assert directive in config, directive
+
+
+def test_server_header_hides_the_version(http_get):
+    response = http_get("http://127.0.0.1/version", SITE)
+    assert response.headers["server"] == "nginx"
+
+
+def test_text_answers_are_compressed(http_get):
+    response = http_get(f"http://127.0.0.1/{'x' * 400}", SITE, "--header 'Accept-Encoding: gzip'",
+                        "--output /dev/null --dump-header /dev/stdout")
+    assert response.status == 200
+    assert response.headers.get("content-encoding") == "gzip"
+
+
+def test_http_redirects_to_https_keeping_path_and_query(http_get):
+    for name in (SECURE, f"www.{SECURE}", f"old-{SECURE}"):
+        rc, status, headers, _ = http_get("http://127.0.0.1/a/b?c=1", name)
+        assert (rc, status) == (0, 301), name
+        assert headers["location"] == f"https://{SECURE}/a/b?c=1", name
+
+
+def test_https_is_proxied_with_hsts_and_the_https_scheme(host, http_get):
+    path = f"/tls-{uuid.uuid4().hex}?q=1"
+    response = https_get(http_get, path)
+    assert (response.rc, response.status) == (0, 200), response.body
+    assert response.headers["strict-transport-security"] == "max-age=63072000"
+    echoed = json.loads(response.body)
+    assert echoed["path"] == path
+    assert echoed["headers"]["x-forwarded-proto"] == "https"
+    assert echoed["headers"]["host"] == SECURE
+
+
+def test_aliases_over_https_redirect_to_the_apex(http_get):
+    for name in (f"www.{SECURE}", f"old-{SECURE}"):
+        rc, status, headers, _ = https_get(http_get, "/p?q=2", name)
+        assert (rc, status) == (0, 301), name
+        assert headers["location"] == f"https://{SECURE}/p?q=2"
+        assert headers["strict-transport-security"] == "max-age=63072000"
+
+
+def test_only_tls_1_2_and_1_3_are_offered(host):
+    base = f"curl --silent --output /dev/null --max-time 5 {CURL_TLS} https://{SECURE}/"
+    assert host.run(f"{base} --tlsv1.2 --tls-max 1.2").rc == 0
+    assert host.run(f"{base} --tlsv1.3").rc == 0
+    assert host.run(f"{base} --tlsv1.1 --tls-max 1.1").rc != 0
+
+
+def test_unknown_host_on_https_is_refused_at_the_handshake(host):
+    result = host.run(f"curl --silent --insecure --max-time 5 {CURL_TLS} https://other.test/")
+    assert result.rc == 35, "expected the TLS handshake to be refused"
+
+
+def test_private_key_is_root_only(host):
+    key = host.file(f"/etc/nginx/tls/{SECURE}.key")
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+    assert host.file("/etc/nginx/tls").mode == 0o700
+
+
+def test_security_headers_are_sent_on_a_404(http_get):
+    response = http_get("http://127.0.0.1/.env", SITE)
+    assert response.status == 404
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+
+
+def test_security_headers_are_sent_on_a_502(host, http_get):
+    host.run_expect([0], "systemctl stop echo-backend.service")
+    try:
+        response = https_get(http_get, "/while-the-app-is-down")
+    finally:
+        host.run_expect([0], "systemctl start echo-backend.service")
+    assert response.status == 502
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers.get(name) == value, name
+    assert response.headers["strict-transport-security"] == "max-age=63072000"
+
+
+def test_static_files_come_from_nginx_with_cache_headers(host, http_get):
+    response = https_get(http_get, "/static/app.css")
+    assert response.status == 200
+    assert response.body.strip() == "body { color: #123456; }"
+    assert response.headers["cache-control"] == "max-age=604800"
+    assert "expires" in response.headers
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert not backend_saw(host, "/static/app.css")
+
+
+def test_hidden_static_files_are_never_served(host, http_get):
+    for path in ("/static/.secret", "/static/sub/.env"):
+        response = https_get(http_get, path)
+        assert response.status == 404, path
+        assert "never-served" not in response.body
+        assert not backend_saw(host, path)
+
+
+def test_nginx_runs_in_its_sandbox_within_the_exposure_target(host):
+    assert host.file("/etc/systemd/system/nginx.service.d/flaskops-hardening.conf").exists
+    bounding = host.check_output("systemctl show --property CapabilityBoundingSet --value nginx")
+    assert "cap_sys_admin" not in bounding and "cap_net_bind_service" in bounding
+    report = host.check_output("systemd-analyze security --no-pager nginx.service")
+    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", report).group(1))
+    assert score <= EXPOSURE_TARGET, report
+
+
+def test_a_setting_nginx_refuses_leaves_the_site_up_and_the_files_as_they_were(
+        host, run_playbook):
+    files = ["/etc/nginx/nginx.conf", "/etc/nginx/sites-available/example.test.conf",
+             f"/etc/nginx/sites-available/{SECURE}.conf"]
+    before = {path: host.file(path).sha256sum for path in files}
+    # A request every 0.1 s for 40 s, across the whole failed run and after it.
+    host.run("rm -f /tmp/loop.json; nohup /usr/local/bin/request_loop.py "
+             "http://127.0.0.1/during-the-failed-run nginx.service --restarts 0 "
+             "--count 400 --interval 0.1 --timeout 5 --host example.test "
+             "> /tmp/loop.json 2>&1 &")
+
+    run = run_playbook(CONVERGE, "-e", json.dumps(
+        {"nginx_proxy_upstreams": ["no-such-host.invalid:8000"]}))
+
+    assert run.rc != 0
+    assert "nginx -t refused the new configuration" in run.output
+    assert "host not found in upstream" in run.output
+    assert {path: host.file(path).sha256sum for path in files} == before
+    assert not host.run("ls /etc/nginx/sites-available/*~ /etc/nginx/*~ 2>/dev/null").stdout
+    assert host.run("nginx -t").rc == 0
+
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not host.file("/tmp/loop.json").content_string.strip():
+        time.sleep(2)
+    report = json.loads(host.file("/tmp/loop.json").content_string)
+    print(f"requests during the failed run: {report}")
+    assert report["sent"] == 400
+    assert report["failed"] == 0, report["errors"]
+
+
+def test_check_mode_with_diff_changes_nothing_and_never_shows_the_key(host, run_playbook):
+    key = host.file(f"/etc/nginx/tls/{SECURE}.key").content_string.strip().splitlines()[1]
+    run = run_playbook(CONVERGE, "--check", "--diff")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.changed == 0, run.output[-3000:]
+    assert key not in run.output
+
+
+def test_gixy_finds_nothing_in_the_rendered_configuration(host, tmp_path):
+    # The whole configuration as nginx reads it (every include inlined),
+    # analysed on the controller by gixy-ng from the development toolchain.
+    dump = tmp_path / "nginx-T.conf"
+    dump.write_text(host.check_output("nginx -T 2>/dev/null"))
+    result = subprocess.run(["gixy", "--format", "json", str(dump)],
+                            capture_output=True, text=True, timeout=120)
+    findings = json.loads(result.stdout or "[]")
+    assert findings == [], json.dumps(findings, indent=1)

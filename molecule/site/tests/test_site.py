@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import time
 import urllib.request
 from pathlib import Path
 
@@ -111,3 +112,38 @@ def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(host, run
     assert new_secret not in run.output
     assert ROTATED_SECRET not in run.output
     assert f"SECRET_KEY={new_secret}" in master_environment(host)
+
+
+def test_static_files_come_from_the_live_release_through_nginx_alone(host, http_get):
+    response = http_get("http://127.0.0.1/static/hello.css", DOMAIN)
+    assert response.status == 200
+    assert "Served by nginx straight from the live release" in response.body
+    assert response.headers["cache-control"] == "max-age=604800"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    access_log = host.check_output("journalctl --unit hello.service --no-pager --output cat")
+    assert "/static/hello.css" not in access_log
+
+
+def test_a_deploy_switches_the_code_without_failing_a_request(host, run_playbook, http_get):
+    # A request through nginx every 0.1 s for 40 s, during and after the deploy.
+    host.run("rm -f /tmp/deploy-loop.json; nohup /usr/local/bin/request_loop.py "
+             "http://127.0.0.1/ nginx.service --restarts 0 --count 400 --interval 0.1 "
+             f"--timeout 10 --host {DOMAIN} > /tmp/deploy-loop.json 2>&1 &")
+    pid_before = host.check_output("systemctl show --property MainPID --value hello.service")
+
+    run = run_playbook(SITE_PLAYBOOK, "-e", "flask_app_version=v2")
+
+    assert run.rc == 0, run.output[-3000:]
+    assert json.loads(http_get("http://127.0.0.1/", DOMAIN).body)["release"] == "v2"
+    assert host.check_output("systemctl show --property MainPID --value hello.service") != pid_before
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and not host.file("/tmp/deploy-loop.json").content_string.strip():
+        time.sleep(2)
+    report = json.loads(host.file("/tmp/deploy-loop.json").content_string)
+    print(f"requests during the deploy: {report}")
+    assert report["sent"] == 400
+    assert report["failed"] == 0, report["errors"]
+
+    back = run_playbook(SITE_PLAYBOOK)
+    assert back.rc == 0, back.output[-3000:]
+    assert json.loads(http_get("http://127.0.0.1/", DOMAIN).body)["release"] == "v3"
