@@ -1,8 +1,10 @@
 """Helpers shared by the scenarios' testinfra tests."""
 
+import json
 import os
 import re
 import subprocess
+import time
 from typing import NamedTuple
 
 import pytest
@@ -65,3 +67,33 @@ def run_playbook(host):
         return PlaybookRun(result.returncode, output, int(recap.group(1)) if recap else None)
 
     return run
+
+
+@pytest.fixture
+def background_requests(host):
+    """Start testbed/request_loop.py on the test host, in the background.
+
+    ``start(host_header, count, interval)`` sends ``count`` GET requests to
+    http://127.0.0.1/ with that Host header, ``interval`` seconds apart, and
+    returns ``collect()``, which waits for the loop to end and returns its
+    report (sent, failed, errors). The scenario's prepare installs the script
+    at /usr/local/bin/request_loop.py.
+    """
+    report_file = "/tmp/request-loop.json"
+
+    def start(host_header, count, interval):
+        host.run_expect([0], f"rm -f {report_file}")
+        host.run(f"nohup /usr/local/bin/request_loop.py http://127.0.0.1/ nginx.service "
+                 f"--restarts 0 --count {count} --interval {interval} --timeout 10 "
+                 f"--host {host_header} > {report_file} 2>&1 &")
+
+        def collect(wait=count * interval + 60):
+            deadline = time.monotonic() + wait
+            while (time.monotonic() < deadline
+                   and not host.file(report_file).content_string.strip()):
+                time.sleep(2)
+            return json.loads(host.file(report_file).content_string)
+
+        return collect
+
+    return start

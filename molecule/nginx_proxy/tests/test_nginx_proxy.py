@@ -4,7 +4,6 @@ import json
 import os
 import re
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -209,15 +208,12 @@ def test_nginx_runs_in_its_sandbox_within_the_exposure_target(host):
 
 
 def test_a_setting_nginx_refuses_leaves_the_site_up_and_the_files_as_they_were(
-        host, run_playbook):
+        host, run_playbook, background_requests):
     files = ["/etc/nginx/nginx.conf", "/etc/nginx/sites-available/example.test.conf",
              f"/etc/nginx/sites-available/{SECURE}.conf"]
     before = {path: host.file(path).sha256sum for path in files}
     # A request every 0.1 s for 40 s, across the whole failed run and after it.
-    host.run("rm -f /tmp/loop.json; nohup /usr/local/bin/request_loop.py "
-             "http://127.0.0.1/during-the-failed-run nginx.service --restarts 0 "
-             "--count 400 --interval 0.1 --timeout 5 --host example.test "
-             "> /tmp/loop.json 2>&1 &")
+    requests = background_requests(SITE, count=400, interval=0.1)
 
     run = run_playbook(CONVERGE, "-e", json.dumps(
         {"nginx_proxy_upstreams": ["no-such-host.invalid:8000"]}))
@@ -229,10 +225,7 @@ def test_a_setting_nginx_refuses_leaves_the_site_up_and_the_files_as_they_were(
     assert not host.run("ls /etc/nginx/sites-available/*~ /etc/nginx/*~ 2>/dev/null").stdout
     assert host.run("nginx -t").rc == 0
 
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not host.file("/tmp/loop.json").content_string.strip():
-        time.sleep(2)
-    report = json.loads(host.file("/tmp/loop.json").content_string)
+    report = requests()
     print(f"requests during the failed run: {report}")
     assert report["sent"] == 400
     assert report["failed"] == 0, report["errors"]

@@ -3,7 +3,6 @@
 import json
 import os
 import subprocess
-import time
 import urllib.request
 from pathlib import Path
 
@@ -124,11 +123,10 @@ def test_static_files_come_from_the_live_release_through_nginx_alone(host, http_
     assert "/static/hello.css" not in access_log
 
 
-def test_a_deploy_switches_the_code_without_failing_a_request(host, run_playbook, http_get):
+def test_a_deploy_switches_the_code_without_failing_a_request(
+        host, run_playbook, http_get, background_requests):
     # A request through nginx every 0.1 s for 40 s, during and after the deploy.
-    host.run("rm -f /tmp/deploy-loop.json; nohup /usr/local/bin/request_loop.py "
-             "http://127.0.0.1/ nginx.service --restarts 0 --count 400 --interval 0.1 "
-             f"--timeout 10 --host {DOMAIN} > /tmp/deploy-loop.json 2>&1 &")
+    requests = background_requests(DOMAIN, count=400, interval=0.1)
     pid_before = host.check_output("systemctl show --property MainPID --value hello.service")
 
     run = run_playbook(SITE_PLAYBOOK, "-e", "flask_app_version=v2")
@@ -136,10 +134,7 @@ def test_a_deploy_switches_the_code_without_failing_a_request(host, run_playbook
     assert run.rc == 0, run.output[-3000:]
     assert json.loads(http_get("http://127.0.0.1/", DOMAIN).body)["release"] == "v2"
     assert host.check_output("systemctl show --property MainPID --value hello.service") != pid_before
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline and not host.file("/tmp/deploy-loop.json").content_string.strip():
-        time.sleep(2)
-    report = json.loads(host.file("/tmp/deploy-loop.json").content_string)
+    report = requests()
     print(f"requests during the deploy: {report}")
     assert report["sent"] == 400
     assert report["failed"] == 0, report["errors"]
