@@ -224,3 +224,16 @@ def test_an_unknown_git_server_key_is_refused(host, commit, run_playbook):
     assert run.rc != 0
     assert "git cannot read flask_app_repo" in run.output
     assert live(host) == f"{ROOT}/releases/{commit('v3')}"
+
+
+def test_new_extra_packages_upgrade_the_live_venv_in_place(host, commit, run_playbook):
+    release = f"{ROOT}/releases/{commit('v3')}"
+    assert live(host) == release
+    run = deploy(run_playbook, flask_app_version="v3", flask_app_keep_releases=2,
+                 flask_app_extra_packages=["gunicorn==27.0.1", "six==1.17.0"])
+    assert run.rc == 0, run.output[-3000:]
+    assert live(host) == release
+    check = host.run(f"cd {release} && sudo -u hello .venv/bin/python -c "
+                     "'import six, hello, gunicorn; print(hello.RELEASE)'")
+    assert check.rc == 0, check.stderr
+    assert check.stdout.strip() == "v3"
