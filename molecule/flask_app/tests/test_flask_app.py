@@ -158,6 +158,13 @@ def test_deploy_v2_prunes_the_release_longest_out_of_service(host, commit, run_p
     assert releases(host) == {commit("v2"), commit("v1")}
 
 
+def test_deploys_are_recorded_in_order_with_their_versions(host, commit):
+    history = json.loads(host.file(f"{ROOT}/history.json").content_string)
+    assert [(e["release"], e["version"]) for e in history] == [
+        (commit("main"), "main"), (commit("v1"), "v1"), (commit("v2"), "v2")]
+    assert host.file(f"{ROOT}/history.json").user == "root"
+
+
 def test_redeploying_v2_changes_nothing(host, commit, run_playbook):
     run = deploy(run_playbook, flask_app_version="v2", flask_app_keep_releases=2)
     assert run.rc == 0, run.output[-3000:]
@@ -187,30 +194,39 @@ def test_a_release_that_does_not_import_never_goes_live(host, commit, run_playbo
 
 
 def test_a_failing_pre_switch_command_stops_the_deploy(host, commit, run_playbook):
+    env_before = host.file(f"{ROOT}/shared/hello.env").content_string
     run = deploy(run_playbook, flask_app_version="v3", flask_app_keep_releases=2,
+                 flask_app_env={"HELLO_TRUSTED_HOPS": "1", "NEW_SETTING": "with-v3"},
                  flask_app_pre_switch_commands=[
                      "python -c 'import sys; sys.exit(\"migration failed: no database\")'"])
     assert run.rc != 0
     assert "migration failed: no database" in run.output
     assert live(host) == f"{ROOT}/releases/{commit('v2')}"
     assert commit("v3") not in releases(host)
+    # The environment it would have gone live with never did.
+    assert host.file(f"{ROOT}/shared/hello.env").content_string == env_before
+    assert not host.file(f"{ROOT}/shared/hello.env.staged").exists
 
 
 def test_pre_switch_commands_run_once_as_the_app_user_with_its_environment(
         host, commit, run_playbook):
+    """They see the environment the release goes live with (staged), not the old one."""
     marker = f"{ROOT}/shared/instance/pre-switch"
     host.run(f"rm -f {marker}")
     record = ("python -c \"import getpass, os, sys; open('instance/pre-switch', 'a').write("
               "' '.join([getpass.getuser(), os.getcwd(), sys.prefix, "
               "os.environ['HELLO_TRUSTED_HOPS'], str(len(os.environ['SECRET_KEY']))]) + '\\n')\"")
     variables = {"flask_app_version": "v3", "flask_app_keep_releases": 2,
+                 "flask_app_env": {"HELLO_TRUSTED_HOPS": "2"},
                  "flask_app_pre_switch_commands": [record]}
     run = deploy(run_playbook, **variables)
     assert run.rc == 0, run.output[-3000:]
     release = f"{ROOT}/releases/{commit('v3')}"
     assert live(host) == release
     assert host.file(marker).content_string == (
-        f"hello {release} {release}/.venv 1 {len('molecule-secret-key-value')}\n")
+        f"hello {release} {release}/.venv 2 {len('molecule-secret-key-value')}\n")
+    assert 'HELLO_TRUSTED_HOPS="2"' in host.file(f"{ROOT}/shared/hello.env").content_string
+    assert not host.file(f"{ROOT}/shared/hello.env.staged").exists
     assert "molecule-secret-key-value" not in run.output
 
     again = deploy(run_playbook, **variables)
