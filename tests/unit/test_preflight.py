@@ -52,6 +52,13 @@ BAD = [
     ("gunicorn", {"gunicorn_service_overrides": {"User": "root"}}, "gunicorn_service_overrides"),
     ("gunicorn", {"gunicorn_service_overrides": {"PrivateTmp": "yes\nExecStartPre=/bin/sh"}},
      "gunicorn_service_overrides"),
+    ("gunicorn", {"gunicorn_service_overrides": {"NotifyAccess": "none"}}, "gunicorn_service_overrides"),
+    ("gunicorn", {"gunicorn_release_dir": "releases/abc"}, "gunicorn_release_dir"),
+    ("gunicorn", {"gunicorn_release_dir": "/srv/hello/current"}, "gunicorn_release_dir"),
+    ("gunicorn", {"gunicorn_environment_file_staged": "/srv/hello/shared/hello.env.staged"},
+     "gunicorn_environment_file_staged"),
+    ("flask_app", {"flask_app_resolved_commit": "main"}, "flask_app_resolved_commit"),
+    ("flask_app", {"flask_app_switch": "maybe"}, "flask_app_switch"),
     ("nginx_proxy", {"nginx_proxy_server_name": "example.com; return 200"}, "nginx_proxy_server_name"),
     ("nginx_proxy", {"nginx_proxy_server_name": "exa mple.com"}, "nginx_proxy_server_name"),
     ("nginx_proxy", {"nginx_proxy_server_name": "example.com}"}, "nginx_proxy_server_name"),
@@ -103,7 +110,18 @@ def test_bad_input_stops_the_role_naming_the_variable(tmp_path, role, override, 
     assert "changed=0" in output, output
 
 
-@pytest.mark.parametrize("role", sorted(VALID))
-def test_valid_input_passes_the_preflight(tmp_path, role):
-    result = run_role(tmp_path, role, VALID[role], tasks_from="preflight")
+# Valid settings beyond the minimum, as the playbooks pass them.
+ALSO_VALID = [
+    ("gunicorn", {"gunicorn_release_dir": "/srv/hello/releases/" + "a" * 40,
+                  "gunicorn_environment_file": "/srv/hello/shared/hello.env",
+                  "gunicorn_environment_file_staged": "/srv/hello/shared/hello.env.staged"}),
+    ("flask_app", {"flask_app_resolved_commit": "a" * 40, "flask_app_switch": False,
+                   "flask_app_install_packages": False}),
+]
+
+
+@pytest.mark.parametrize(("role", "extra"), [(r, {}) for r in sorted(VALID)] + ALSO_VALID,
+                         ids=[*sorted(VALID), *(f"{r}-more" for r, _ in ALSO_VALID)])
+def test_valid_input_passes_the_preflight(tmp_path, role, extra):
+    result = run_role(tmp_path, role, {**VALID[role], **extra}, tasks_from="preflight")
     assert result.returncode == 0, result.stdout + result.stderr

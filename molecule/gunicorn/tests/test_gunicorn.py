@@ -94,7 +94,7 @@ def test_config_carries_the_tuning_and_trusts_only_the_local_proxy(host):
     assert "max_requests = 1000" in config
     assert "max_requests_jitter = 100" in config
     assert "workers = 2" in config
-    assert 'accesslog = "-"' in config
+    assert "accesslog = None" in config, "nginx logs the requests"
 
 
 def test_config_passes_gunicorn_check_config_as_the_app_user(host):
@@ -106,18 +106,32 @@ def test_config_passes_gunicorn_check_config_as_the_app_user(host):
     assert result.rc == 0, result.stdout + result.stderr
 
 
-def test_a_config_whose_app_does_not_load_is_never_written(host, run_playbook):
+def test_a_config_whose_app_does_not_load_is_refused_by_the_gate(host, run_playbook):
     config_before = host.file("/etc/gunicorn/hello.conf.py").sha256sum
     pid_before = main_pid(host)
 
     run = run_playbook(CONVERGE, "-e", "gunicorn_wsgi_app=hello:no_such_app")
 
     assert run.rc != 0
-    assert "failed to validate" in run.output
-    assert "no_such_app" in run.output
+    assert "Refused before going live" in run.output, run.output[-3000:]
+    assert "did not start" in run.output
+    assert "no_such_app" in run.output, "the gate's log says why"
     assert host.file("/etc/gunicorn/hello.conf.py").sha256sum == config_before
     assert main_pid(host) == pid_before
+    assert host.run("systemctl is-active hello-gate.service").stdout.strip() != "active"
+    assert not host.file("/run/flaskops/hello.gate.conf.py").exists
     assert host.run("curl --silent --fail --max-time 5 http://127.0.0.1:8000/healthz").rc == 0
+
+
+def test_the_gate_runs_in_the_services_sandbox_as_its_user(host):
+    """The gate is the service's own sandbox: the same properties, from one list."""
+    unit = host.file("/etc/systemd/system/hello.service").content_string
+    for setting in ("ProtectSystem=strict", "SystemCallFilter=~@privileged @resources",
+                    "CapabilityBoundingSet=", "ReadWritePaths=/srv/hello/shared"):
+        assert f"\n{setting}\n" in unit
+    gate = host.run("systemd-run --quiet --wait --collect --pipe --uid=hello "
+                    "--property=ProtectSystem=strict --property=PrivateTmp=yes -- id -un")
+    assert gate.stdout.strip() == "hello", gate.stderr
 
 
 @pytest.mark.parametrize("unit", ["hello.service", "hello_unix.service"])
@@ -146,6 +160,61 @@ def test_restarts_under_a_request_loop_lose_no_request(host):
     assert len(set(report["main_pids"])) == 4, "three restarts, each a new master"
     assert report["sent"] == 600
     assert report["failed"] == 0, report["errors"]
+
+
+def test_reloads_under_a_request_loop_hand_over_with_no_pause(host):
+    result = host.run("/usr/local/bin/request_loop.py http://127.0.0.1:8000/ hello.service "
+                      "--count 600 --restarts 3 --action reload --interval 0.01 --timeout 30")
+    assert result.rc == 0, result.stderr
+    report = json.loads(result.stdout)
+    print(f"reload under load: {report}")
+    assert report["restart_errors"] == []
+    assert len(set(report["main_pids"])) == 4, "three reloads, each a new master"
+    assert report["sent"] == 600
+    assert report["failed"] == 0, report["errors"]
+    assert report["max_ms"] < 1000, report
+    # The old masters finished their requests and left: one master per app.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        processes = [line.split() for line in host.check_output("ps -e -o pid=,ppid=,user=").splitlines()]
+        masters = {pid for pid, ppid, user in processes if user == "hello" and ppid == "1"}
+        if masters == {str(main_pid(host)), str(main_pid(host, "hello_unix.service"))}:
+            break
+        time.sleep(1)
+    else:
+        raise AssertionError(f"old masters are still running: {masters}")
+
+
+def test_a_reload_that_cannot_take_over_leaves_the_old_master_serving(host):
+    """A successor whose workers cannot load the application never takes over."""
+    pid = main_pid(host)
+    host.run_expect([0], "cp /srv/hello/app-v1/hello.py /tmp/hello.py.orig && "
+                         "echo 'raise RuntimeError(\"no\")' >> /srv/hello/app-v1/hello.py")
+    try:
+        result = host.run("systemctl reload hello.service")
+        assert result.rc != 0
+        assert main_pid(host) == pid
+        assert host.run("curl --silent --fail --max-time 5 http://127.0.0.1:8000/healthz").rc == 0
+        assert "exited before it was ready" in journal(host, "hello.service")
+    finally:
+        host.run_expect([0], "cp /tmp/hello.py.orig /srv/hello/app-v1/hello.py")
+
+
+def test_a_configuration_change_hands_over_under_load(host, run_playbook, background_requests):
+    pid = main_pid(host)
+    stop = background_requests(None, url="http://127.0.0.1:8000/")
+    run = run_playbook(CONVERGE, "-e", "gunicorn_workers=3")
+    report = stop()
+    print(f"requests during the configuration change: {report}")
+    assert run.rc == 0, run.output[-3000:]
+    assert "workers = 3" in host.file("/etc/gunicorn/hello.conf.py").content_string
+    new = wait_for_new_main_pid(host, pid)
+    workers = host.check_output(f"ps -o pid= --ppid {new}").split()
+    assert len(workers) == 3
+    assert report["failed"] == 0, report["errors"]
+    assert report["max_ms"] < 1000, report
+    back = run_playbook(CONVERGE)
+    assert back.rc == 0, back.output[-3000:]
 
 
 def test_unix_socket_app_listens_only_for_the_proxy_group(host):
