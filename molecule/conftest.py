@@ -8,6 +8,8 @@ import time
 from typing import NamedTuple
 
 import pytest
+import testinfra
+from testinfra.utils.ansible_runner import AnsibleRunner
 
 
 class Response(NamedTuple):
@@ -45,55 +47,127 @@ class PlaybookRun(NamedTuple):
     changed: int | None  # this host's "changed=" in the recap
 
 
-@pytest.fixture
-def run_playbook(host):
-    """Run a playbook from the controller against this host only, as a user would.
+def ansible_playbook(playbook, *args):
+    """Run a playbook from the controller as a user would: (rc, output).
 
     Uses the scenario's own inventory and Ansible settings (Molecule passes
     them to the verifier in the environment).
     """
+    # Plain text whatever the caller's terminal: no colours, no wrapping.
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", COLUMNS="500")
+    result = subprocess.run(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook), *args],
+        capture_output=True, text=True, timeout=900, env=env,
+    )
+    return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
+
+
+def recap_changed(output, name):
+    """A host's "changed=" in the play recap, or None when it is not there."""
+    recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M)
+    return int(recap.group(1)) if recap else None
+
+
+@pytest.fixture
+def run_playbook(host):
+    """Run a playbook against this host only (--limit)."""
 
     def run(playbook, *args):
         name = host.backend.get_hostname()
-        # Plain text whatever the caller's terminal: no colours, no wrapping.
-        env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", COLUMNS="500")
-        result = subprocess.run(
-            ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], "--limit", name,
-             str(playbook), *args],
-            capture_output=True, text=True, timeout=600, env=env,
-        )
-        output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
-        recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M)
-        return PlaybookRun(result.returncode, output, int(recap.group(1)) if recap else None)
+        rc, output = ansible_playbook(playbook, "--limit", name, *args)
+        return PlaybookRun(rc, output, recap_changed(output, name))
 
     return run
 
 
+@pytest.fixture(scope="session")
+def fleet():
+    """Every test host of the scenario by name, reached with podman exec.
+
+    For tests that act on all hosts at once (one playbook run for all of
+    them) and then check each: faster than one run per host.
+    """
+    names = AnsibleRunner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("all")
+    return {name: testinfra.get_host(f"podman://{name}") for name in sorted(names)}
+
+
+class FleetRun(NamedTuple):
+    rc: int
+    output: str
+    changed: dict  # host name: its "changed=" in the recap
+
+
+@pytest.fixture
+def run_playbook_on_fleet(fleet):
+    """Run a playbook against every test host at once."""
+
+    def run(playbook, *args):
+        rc, output = ansible_playbook(playbook, *args)
+        return FleetRun(rc, output, {name: recap_changed(output, name) for name in fleet})
+
+    return run
+
+
+REPORT_FILE, STOP_FILE = "/tmp/request-loop.json", "/tmp/request-loop.stop"
+
+
+def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http://127.0.0.1/"):
+    """Start testbed/request_loop.py on HOST in the background; return stop().
+
+    It sends GET requests to ``url`` (on the test host's loopback) with that
+    Host header (None: the URL's), one after the other, ``interval`` seconds
+    apart, at most ``limit`` of them. ``stop()`` ends the loop and returns its
+    report: requests sent and failed, the first errors, and the latency
+    (p50_ms, p99_ms, max_ms, slow: how many took a second or more). The
+    scenario's prepare installs the script at /usr/local/bin/request_loop.py.
+    """
+    host.run_expect([0], f"rm -f {REPORT_FILE} {STOP_FILE}")
+    header = f"--host {host_header}" if host_header else ""
+    host.run(f"nohup /usr/local/bin/request_loop.py {url} nginx.service "
+             f"--restarts 0 --count {limit} --interval {interval} --timeout 10 "
+             f"{header} --until {STOP_FILE} > {REPORT_FILE} 2>&1 &")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and host.run("pgrep -f request_loop.py").rc != 0:
+        time.sleep(0.2)
+
+    def stop(wait=60):
+        host.run_expect([0], f"touch {STOP_FILE}")
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and not host.file(REPORT_FILE).content_string.strip():
+            time.sleep(0.5)
+        return json.loads(host.file(REPORT_FILE).content_string)
+
+    return stop
+
+
 @pytest.fixture
 def background_requests(host):
-    """Start testbed/request_loop.py on the test host, in the background.
+    """start_request_loop on this host: ``start(host_header, ...)`` returns stop()."""
 
-    ``start(host_header, count, interval)`` sends ``count`` GET requests to
-    http://127.0.0.1/ with that Host header, ``interval`` seconds apart, and
-    returns ``collect()``, which waits for the loop to end and returns its
-    report (sent, failed, errors). The scenario's prepare installs the script
-    at /usr/local/bin/request_loop.py.
-    """
-    report_file = "/tmp/request-loop.json"
+    def start(host_header, **options):
+        stop = start_request_loop(host, host_header, **options)
 
-    def start(host_header, count, interval):
-        host.run_expect([0], f"rm -f {report_file}")
-        host.run(f"nohup /usr/local/bin/request_loop.py http://127.0.0.1/ nginx.service "
-                 f"--restarts 0 --count {count} --interval {interval} --timeout 10 "
-                 f"--host {host_header} > {report_file} 2>&1 &")
+        def stop_after_a_second():
+            time.sleep(1)  # requests after the change, too
+            return stop()
 
-        def collect(wait=count * interval + 60):
-            deadline = time.monotonic() + wait
-            while (time.monotonic() < deadline
-                   and not host.file(report_file).content_string.strip()):
-                time.sleep(2)
-            return json.loads(host.file(report_file).content_string)
+        return stop_after_a_second
 
-        return collect
+    return start
+
+
+@pytest.fixture
+def fleet_requests(fleet):
+    """start_request_loop on every host: ``start(host_header)`` returns stop(),
+    which returns each host's report by name."""
+
+    def start(host_header, **options):
+        stops = {name: start_request_loop(host, host_header, **options) for name, host in fleet.items()}
+
+        def stop():
+            time.sleep(1)
+            return {name: one() for name, one in stops.items()}
+
+        return stop
 
     return start

@@ -9,6 +9,10 @@
 #                 v2 (tag)         a code-only change (requirements untouched)
 #                 v3 (tag), main   another code-only change
 #                 broken-import    v3 plus a module that raises on import
+#                 health-500       v3 whose /healthz answers 500
+#                 fails-as-service v3 whose /healthz answers 500 only when it
+#                                  runs as hello.service (it passes a gate
+#                                  that runs it as another unit)
 #   notes.bundle  examples/notes (pyproject.toml, factory, database), main = v1
 #
 # usage: make-app-repo.sh   (prints the folder holding the bundles)
@@ -57,6 +61,34 @@ git -C "$work/hello" switch --quiet --create broken-import
 printf 'raise RuntimeError("this release is broken on purpose")\n' >"$work/hello/broken.py"
 printf '\nimport broken  # noqa: E402,F401\n' >>"$work/hello/hello.py"
 commit "$work/hello" 4 "hello: a release that cannot be imported"
+
+git -C "$work/hello" switch --quiet --create health-500 main
+cat >>"$work/hello/hello.py" <<'PY'
+
+
+def broken_health():
+    return jsonify(status="broken on purpose"), 500
+
+
+app.view_functions["healthz"] = broken_health
+PY
+commit "$work/hello" 5 "hello: a release whose health check fails"
+
+git -C "$work/hello" switch --quiet --create fails-as-service main
+cat >>"$work/hello/hello.py" <<'PY'
+
+
+def health_unless_the_service():
+    with open("/proc/self/cgroup", encoding="ascii") as cgroups:
+        as_service = any(line.rstrip().endswith("/hello.service") for line in cgroups)
+    if as_service:
+        return jsonify(status="this release fails only as hello.service"), 500
+    return jsonify(status="ok")
+
+
+app.view_functions["healthz"] = health_unless_the_service
+PY
+commit "$work/hello" 6 "hello: a release that fails only as the service"
 git -C "$work/hello" switch --quiet main
 bundle hello
 

@@ -3,19 +3,25 @@
 
 Requests go one after the other, each on a new connection, to 127.0.0.1 or
 ::1 only, ``--interval`` seconds apart. With ``--restarts K``, at evenly
-spaced points a background thread runs ``systemctl restart UNIT``, so
-requests keep arriving while the service stops and starts. Prints one JSON
+spaced points a background thread runs ``systemctl ACTION UNIT`` (restart
+by default, or reload), so requests keep arriving while the service stops
+and starts, or hands over to a new master. Prints one JSON
 object: how many requests were sent and how many failed (no answer, or not
 200), the first errors, and the unit's main PIDs seen, which prove the
-restarts happened.
+restarts happened, and the latency of the requests (median, 99th
+percentile, maximum, and how many took a second or more).
 
-usage: request_loop.py URL UNIT [--count N] [--restarts K] [--timeout S]
-                       [--interval S] [--host HOST]
+With ``--until FILE``, the loop also stops as soon as FILE exists (sending
+at most ``--count`` requests): a test starts it, acts, then ends it.
+
+usage: request_loop.py URL UNIT [--count N] [--restarts K] [--action ACTION]
+                       [--timeout S] [--interval S] [--host HOST] [--until FILE]
 """
 
 import argparse
 import http.client
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -52,9 +58,11 @@ def main():
     parser.add_argument("unit")
     parser.add_argument("--count", type=int, default=600)
     parser.add_argument("--restarts", type=int, default=3)
+    parser.add_argument("--action", choices=["restart", "reload"], default="restart")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--interval", type=float, default=0.0)
     parser.add_argument("--host", help="Host header to send")
+    parser.add_argument("--until", help="stop once this file exists")
     args = parser.parse_args()
     if urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "::1"):
         sys.exit("only 127.0.0.1 or ::1 may be the target")
@@ -69,21 +77,26 @@ def main():
     restart_errors = []
 
     def restart():
-        result = subprocess.run(["systemctl", "restart", args.unit], capture_output=True, text=True)
+        result = subprocess.run(["systemctl", args.action, args.unit], capture_output=True, text=True)
         if result.returncode != 0:
             restart_errors.append(result.stderr.strip())
 
-    failed, errors = 0, []
+    failed, errors, latencies, sent = 0, [], [], 0
     started = time.monotonic()
     for i in range(args.count):
+        if args.until and os.path.exists(args.until):
+            break
+        sent += 1
         if i in restart_at:
             if restarter is not None:
                 restarter.join()
                 pids.append(main_pid(args.unit))
             restarter = threading.Thread(target=restart)
             restarter.start()
+        sent_at = time.monotonic()
         try:
             status = get(args.url, args.timeout, args.host)
+            latencies.append(time.monotonic() - sent_at)
             if status != 200:
                 failed += 1
                 errors.append(f"request {i}: HTTP {status}")
@@ -96,13 +109,27 @@ def main():
         restarter.join()
         pids.append(main_pid(args.unit))
     print(json.dumps({
-        "sent": args.count,
+        "sent": sent,
         "failed": failed,
         "errors": errors[:5],
         "restart_errors": restart_errors,
         "main_pids": pids,
         "seconds": round(time.monotonic() - started, 2),
+        **latency_report(latencies),
     }))
+
+
+def latency_report(latencies):
+    """Milliseconds: median, 99th percentile, maximum; requests of 1 s or more."""
+    if not latencies:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None, "slow": 0}
+    ordered = sorted(latencies)
+
+    def at(fraction):
+        return round(ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000, 1)
+
+    return {"p50_ms": at(0.5), "p99_ms": at(0.99), "max_ms": round(ordered[-1] * 1000, 1),
+            "slow": sum(1 for latency in ordered if latency >= 1.0)}
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ reverse proxy passed on: the client address, the scheme and the host.
 """
 
 import os
+import time
 
 from flask import Flask, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -17,6 +18,11 @@ TRUSTED_HOPS = int(os.environ.get("HELLO_TRUSTED_HOPS", "1"))
 # Which release of the example this is; the test repository's later commits
 # set it again at the end of the module.
 RELEASE = "v1"
+
+# Seconds the module takes to import: none by default. Set it to stand in for
+# an application with a slow start (a large code base, a warm-up), as the
+# tests and benchmarks do to show that a deploy does not pause the site.
+time.sleep(float(os.environ.get("HELLO_IMPORT_SECONDS", "0")))
 
 app = Flask(__name__)
 app.wsgi_app = ProxyFix(

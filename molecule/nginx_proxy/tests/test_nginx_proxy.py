@@ -212,8 +212,8 @@ def test_a_setting_nginx_refuses_leaves_the_site_up_and_the_files_as_they_were(
     files = ["/etc/nginx/nginx.conf", "/etc/nginx/sites-available/example.test.conf",
              f"/etc/nginx/sites-available/{SECURE}.conf"]
     before = {path: host.file(path).sha256sum for path in files}
-    # A request every 0.1 s for 40 s, across the whole failed run and after it.
-    requests = background_requests(SITE, count=400, interval=0.1)
+    # A request every 0.1 s across the whole failed run and after it.
+    requests = background_requests(SITE, interval=0.1)
 
     run = run_playbook(CONVERGE, "-e", json.dumps(
         {"nginx_proxy_upstreams": ["no-such-host.invalid:8000"]}))
@@ -227,7 +227,7 @@ def test_a_setting_nginx_refuses_leaves_the_site_up_and_the_files_as_they_were(
 
     report = requests()
     print(f"requests during the failed run: {report}")
-    assert report["sent"] == 400
+    assert report["sent"] >= 50
     assert report["failed"] == 0, report["errors"]
 
 

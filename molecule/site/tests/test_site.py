@@ -117,28 +117,6 @@ def test_static_files_come_from_the_live_release_through_nginx_alone(host, http_
     response = http_get("http://127.0.0.1/static/hello.css", DOMAIN)
     assert response.status == 200
     assert "Served by nginx straight from the live release" in response.body
+    # nginx's expiry: Flask would answer the same file with "no-cache".
     assert response.headers["cache-control"] == "max-age=604800"
     assert response.headers["x-content-type-options"] == "nosniff"
-    access_log = host.check_output("journalctl --unit hello.service --no-pager --output cat")
-    assert "/static/hello.css" not in access_log
-
-
-def test_a_deploy_switches_the_code_without_failing_a_request(
-        host, run_playbook, http_get, background_requests):
-    # A request through nginx every 0.1 s for 40 s, during and after the deploy.
-    requests = background_requests(DOMAIN, count=400, interval=0.1)
-    pid_before = host.check_output("systemctl show --property MainPID --value hello.service")
-
-    run = run_playbook(SITE_PLAYBOOK, "-e", "flask_app_version=v2")
-
-    assert run.rc == 0, run.output[-3000:]
-    assert json.loads(http_get("http://127.0.0.1/", DOMAIN).body)["release"] == "v2"
-    assert host.check_output("systemctl show --property MainPID --value hello.service") != pid_before
-    report = requests()
-    print(f"requests during the deploy: {report}")
-    assert report["sent"] == 400
-    assert report["failed"] == 0, report["errors"]
-
-    back = run_playbook(SITE_PLAYBOOK)
-    assert back.rc == 0, back.output[-3000:]
-    assert json.loads(http_get("http://127.0.0.1/", DOMAIN).body)["release"] == "v3"

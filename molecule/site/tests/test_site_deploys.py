@@ -1,0 +1,219 @@
+"""Releases that cannot take the site down: deploy.yml and rollback.yml under load.
+
+Runs after test_site.py (file order), on the converged stacks. Each test
+runs one playbook against every host at once (each host is a whole stack of
+its own, Debian 12 and 13) with a request loop through nginx on each, then
+checks every host. In order: nothing to roll back to; a first deploy whose
+health path does not exist; a release whose health path answers 500 and one
+that does not import (both refused before anything the live service reads
+changes); one that fails only as the service (rolled back); deploys of an
+application that takes 3 s to import (no pause); then rollback.yml to v1,
+again (no change), to v2 by name, and to a version no longer kept.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+DOMAIN = "hello.test"
+ROOT = "/srv/hello"
+ENV_FILE = f"{ROOT}/shared/hello.env"
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+DEPLOY = PROJECT / "playbooks" / "deploy.yml"
+ROLLBACK = PROJECT / "playbooks" / "rollback.yml"
+ENV = {"HELLO_TRUSTED_HOPS": "1"}
+SLOW_ENV = {"HELLO_TRUSTED_HOPS": "1", "HELLO_IMPORT_SECONDS": "3"}
+SECRETS = {"SECRET_KEY": "deploys-secret"}
+NO_PAUSE_MS = 1000
+# Both stacks in one batch: they are independent, and one run is faster.
+BOTH = {"flaskops_app_serial": 2}
+
+
+@pytest.fixture(scope="module")
+def commit(fleet):
+    any_host = next(iter(fleet.values()))
+
+    def rev_parse(ref):
+        return any_host.check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
+    return rev_parse
+
+
+def live(host):
+    return host.file(f"{ROOT}/current").linked_to
+
+
+def main_pid(host):
+    return host.check_output("systemctl show --property MainPID --value hello.service")
+
+
+def served_release(host):
+    body = host.check_output(f"curl --silent --fail --max-time 5 --header 'Host: {DOMAIN}' http://127.0.0.1/")
+    return json.loads(body)["release"]
+
+
+def state(host):
+    """What a refused release must leave exactly as it was."""
+    return {"live": live(host), "env": host.file(ENV_FILE).content_string, "main_pid": main_pid(host),
+            "config": host.file("/etc/gunicorn/hello.conf.py").sha256sum}
+
+
+def states(fleet):
+    return {name: state(host) for name, host in fleet.items()}
+
+
+def deploy(run_playbook_on_fleet, **variables):
+    variables = {"flask_app_env": ENV, "flask_app_secret_env": SECRETS, **BOTH, **variables}
+    return run_playbook_on_fleet(DEPLOY, "-e", json.dumps(variables))
+
+
+def rollback(run_playbook_on_fleet, **variables):
+    return run_playbook_on_fleet(ROLLBACK, "-e", json.dumps({**BOTH, **variables}))
+
+
+def assert_no_request_failed(reports, slowest_ms=None):
+    for name, report in reports.items():
+        print(f"{name}: {report}")
+        assert report["sent"] > 50, (name, report)
+        assert report["failed"] == 0, (name, report["errors"])
+        if slowest_ms:
+            assert report["max_ms"] < slowest_ms, (name, report)
+
+
+def test_rollback_with_nothing_to_go_back_to_stops_and_changes_nothing(fleet, run_playbook_on_fleet):
+    before = states(fleet)
+    run = rollback(run_playbook_on_fleet)
+    assert run.rc != 0
+    assert "Nothing to roll back to" in run.output
+    assert "only one release" in run.output
+    assert set(run.changed.values()) == {0}, run.output[-3000:]
+    assert states(fleet) == before
+
+
+def test_a_first_deploy_whose_health_path_is_missing_says_so_before_going_live(
+        fleet, run_playbook_on_fleet):
+    run = deploy(run_playbook_on_fleet, flask_app_name="fresh", gunicorn_bind="127.0.0.1:8001",
+                 gunicorn_health_path="/no-such-page")
+    assert run.rc != 0
+    assert 'answered 404 on gunicorn_health_path "/no-such-page"' in run.output, run.output[-3000:]
+    assert "set gunicorn_health_path to a page it serves" in run.output
+    for host in fleet.values():
+        assert not host.file("/srv/fresh/current").exists
+        assert not host.file("/srv/fresh/shared/fresh.env").exists
+        assert not host.file("/etc/systemd/system/fresh.service").exists
+        assert host.run("systemctl is-active fresh-gate.service").stdout.strip() != "active"
+
+
+@pytest.mark.parametrize(("version", "said"), [
+    ("health-500", "answered 500 on gunicorn_health_path"),
+    ("broken-import", "this release is broken on purpose"),
+])
+def test_a_bad_release_is_refused_before_anything_live_changes(
+        fleet, run_playbook_on_fleet, fleet_requests, version, said):
+    before = states(fleet)
+    requests = fleet_requests(DOMAIN)
+
+    # With a changed environment too: it must not reach the live file.
+    run = deploy(run_playbook_on_fleet, flask_app_version=version,
+                 flask_app_env={**ENV, "REFUSED": "never-live"})
+
+    assert_no_request_failed(requests())
+    assert run.rc != 0
+    assert said in run.output, run.output[-3000:]
+    assert states(fleet) == before
+    for host in fleet.values():
+        assert not host.file(f"{ENV_FILE}.staged").exists
+
+
+def test_a_release_that_fails_only_as_the_service_is_rolled_back(
+        fleet, run_playbook_on_fleet, fleet_requests):
+    before = states(fleet)
+    requests = fleet_requests(DOMAIN)
+
+    run = deploy(run_playbook_on_fleet, flask_app_version="fails-as-service")
+
+    assert_no_request_failed(requests())
+    assert run.rc != 0
+    assert "this release fails only as hello.service" in run.output, run.output[-3000:]
+    for name, host in fleet.items():
+        assert f"rolled back to {before[name]['live']}" in run.output
+        assert live(host) == before[name]["live"]
+        assert host.file(ENV_FILE).content_string == before[name]["env"]
+        assert served_release(host) == "v3"
+
+
+@pytest.mark.parametrize("version", ["v1", "v2"])
+def test_a_deploy_of_an_app_slow_to_import_never_pauses_the_site(
+        fleet, run_playbook_on_fleet, fleet_requests, commit, version):
+    pids = {name: main_pid(host) for name, host in fleet.items()}
+    requests = fleet_requests(DOMAIN)
+
+    run = deploy(run_playbook_on_fleet, flask_app_version=version, flask_app_env=SLOW_ENV)
+
+    assert_no_request_failed(requests(), slowest_ms=NO_PAUSE_MS)
+    assert run.rc == 0, run.output[-3000:]
+    lookups = task_results(run.output, "flaskops.stack.flask_app : Look up the repository's branches and tags")
+    assert len([line for line in lookups if line.startswith("ok:")]) == 1, "resolved once for all hosts"
+    for name, host in fleet.items():
+        assert live(host) == f"{ROOT}/releases/{commit(version)}"
+        assert served_release(host) == version
+        assert main_pid(host) != pids[name], "a new master serves the new release"
+
+
+def task_results(output, task):
+    """The result lines Ansible printed under every run of TASK."""
+    return [line for part in output.split(f"TASK [{task}]")[1:]
+            for line in part.split("TASK [", 1)[0].splitlines()
+            if line.startswith(("ok:", "changed:", "skipping:", "fatal:"))]
+
+
+def venv_stamps(host):
+    return host.check_output(f"stat -c '%n %Y' {ROOT}/releases/*/.venv/.flaskops-built")
+
+
+def test_rollback_goes_back_to_v1_without_pip_and_without_failing_a_request(
+        fleet, run_playbook_on_fleet, fleet_requests, commit):
+    stamps = {name: venv_stamps(host) for name, host in fleet.items()}
+    requests = fleet_requests(DOMAIN)
+
+    run = rollback(run_playbook_on_fleet)
+
+    assert_no_request_failed(requests(), slowest_ms=NO_PAUSE_MS)
+    assert run.rc == 0, run.output[-3000:]
+    assert "Install the release's dependencies" not in run.output
+    assert "Run the pre-switch commands" not in run.output
+    for name, host in fleet.items():
+        assert live(host) == f"{ROOT}/releases/{commit('v1')}"
+        assert served_release(host) == "v1"
+        assert venv_stamps(host) == stamps[name], "no virtualenv was rebuilt"
+
+
+def test_rolling_back_again_changes_nothing(fleet, run_playbook_on_fleet, commit):
+    run = rollback(run_playbook_on_fleet)
+    assert run.rc == 0, run.output[-3000:]
+    assert set(run.changed.values()) == {0}, run.output[-3000:]
+    for host in fleet.values():
+        assert live(host) == f"{ROOT}/releases/{commit('v1')}"
+
+
+def test_rollback_to_a_named_release_goes_forward_to_v2(
+        fleet, run_playbook_on_fleet, fleet_requests, commit):
+    requests = fleet_requests(DOMAIN)
+
+    run = rollback(run_playbook_on_fleet, flask_app_rollback_to="v2")
+
+    assert_no_request_failed(requests(), slowest_ms=NO_PAUSE_MS)
+    assert run.rc == 0, run.output[-3000:]
+    for host in fleet.values():
+        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+        assert served_release(host) == "v2"
+
+
+def test_rollback_to_a_release_not_kept_changes_nothing(fleet, run_playbook_on_fleet):
+    before = states(fleet)
+    run = rollback(run_playbook_on_fleet, flask_app_rollback_to="v9")
+    assert run.rc != 0
+    assert "no release kept on this host was deployed as 'v9'" in run.output
+    assert set(run.changed.values()) == {0}
+    assert states(fleet) == before
