@@ -62,11 +62,11 @@ playbook() {  # playbook FILE [ARGS...]: run it against the bench host, quietly
 # machine: ansible-playbook, or podman exec for systemctl).
 measure() {
   podman exec "$name" rm -f /tmp/bench.stop
-  podman exec -d "$name" sh -c "/usr/local/bin/request_loop.py http://127.0.0.1/ hello.service \
+  podman exec -d "$name" sh -c "python3 /usr/local/bin/request_loop.py http://127.0.0.1/ hello.service \
     --restarts 0 --count 5000 --interval 0.02 --timeout 30 --host hello.test \
-    --until /tmp/bench.stop > /tmp/bench.json 2>&1"
+    --until /tmp/bench.stop > /tmp/bench.json 2>&1" >/dev/null
   sleep 2
-  "$@"
+  "$@" >/dev/null
   sleep 2
   podman exec "$name" touch /tmp/bench.stop
   sleep 1
@@ -108,5 +108,5 @@ labels = {"restart": "`systemctl restart hello` (before)", "deploy": "`deploy.ym
 for kind in ("restart", "deploy", "reload"):
     max_ms, p99, _, _, sent, failed = rows[kind]
     print(f"| {labels[kind]} | {max_ms:.0f} | {p99:.0f} | {sent:.0f} | {failed:.0f} "
-          f"| {max_ms / rows['restart'][0]:.2f} |")
+          f"| {max_ms / rows['restart'][0]:.3f} |")
 PY
