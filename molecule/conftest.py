@@ -141,6 +141,12 @@ def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http:/
 
 
 @pytest.fixture
+def request_loop():
+    """start_request_loop, for a test that picks the host it runs on."""
+    return start_request_loop
+
+
+@pytest.fixture
 def background_requests(host):
     """start_request_loop on this host: ``start(host_header, ...)`` returns stop()."""
 

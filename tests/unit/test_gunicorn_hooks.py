@@ -8,6 +8,7 @@ and the reload helper's wait for a successor that takes over, dies or
 hangs.
 """
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -294,3 +295,33 @@ def test_the_helper_refuses_to_run_outside_a_unit(monkeypatch, capsys):
     assert hooks.main(["helper"]) == 2
     assert hooks.main(["helper", "reload", "12", "5"]) == 2
     assert "RuntimeDirectory" in capsys.readouterr().err
+
+
+def test_the_state_of_the_host_in_one_answer(tmp_path):
+    (tmp_path / "releases" / "a").mkdir(parents=True)
+    (tmp_path / "current").symlink_to("releases/a")
+    (tmp_path / "app.env").write_text("A=1\n")
+    (tmp_path / "started").write_text(json.dumps({"release": "old"}))
+    systemctl = tmp_path / "systemctl"
+    systemctl.write_text("#!/bin/sh\nprintf 'ActiveState=active\\nUnitFileState=enabled\\n'\n")
+    systemctl.chmod(0o755)
+    request = {"link": str(tmp_path / "current"), "release": str(tmp_path / "releases" / "b"),
+               "files": {"environment": str(tmp_path / "app.env"), "staged": "",
+                         "config": str(tmp_path / "none.conf.py")},
+               "record": str(tmp_path / "started"), "units": ["app.service"],
+               "user": "root", "group": "no-such-group-here"}
+    state = hooks.host_state(request, systemctl=str(systemctl))
+    assert state["live"] == str(tmp_path / "releases" / "a"), "the link, made absolute"
+    assert state["release"] == str(tmp_path / "releases" / "b")
+    assert state["release_is_dir"] is False
+    assert state["sha256"]["environment"] == hashlib.sha256(b"A=1\n").hexdigest()
+    assert state["sha256"]["staged"] == "" and state["sha256"]["config"] == ""
+    assert state["now"] == {"release": str(tmp_path / "releases" / "a"),
+                            "environment_sha256": state["sha256"]["environment"],
+                            "config_sha256": "", "unit_sha256": "", "helper_sha256": ""}
+    assert state["record"] == {"release": "old"}
+    assert state["units"] == {"app.service": {"active": "active", "enabled": "enabled"}}
+    assert (state["user"], state["group"]) == (True, False)
+    # Without a release asked for, the live one is the release.
+    del request["release"]
+    assert hooks.host_state(request, systemctl=str(systemctl))["release_is_dir"] is True

@@ -213,8 +213,6 @@ def test_a_configuration_change_hands_over_under_load(host, run_playbook, backgr
     assert len(workers) == 3
     assert report["failed"] == 0, report["errors"]
     assert report["max_ms"] < 1000, report
-    back = run_playbook(CONVERGE)
-    assert back.rc == 0, back.output[-3000:]
 
 
 def test_unix_socket_app_listens_only_for_the_proxy_group(host):

@@ -11,7 +11,6 @@ import pytest
 DOMAIN = "hello.test"
 ROTATED_SECRET = "site-scenario-rotated-secret"  # what side_effect.yml deployed
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-SITE_PLAYBOOK = PROJECT / "playbooks" / "site.yml"
 
 
 def master_environment(host):
@@ -91,26 +90,6 @@ def test_secrets_are_not_world_readable(host, path):
     env_file = host.file(path)
     assert env_file.mode & 0o007 == 0
     assert env_file.user == "root"
-
-
-def test_check_mode_with_diff_on_the_converged_host_changes_nothing(run_playbook):
-    secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": ROTATED_SECRET}})
-    run = run_playbook(SITE_PLAYBOOK, "--check", "--diff", "-e", secrets)
-    assert run.rc == 0, run.output[-3000:]
-    assert run.changed == 0, run.output[-3000:]
-
-
-# Changes the host: keep it the last test of the file.
-def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(host, run_playbook):
-    new_secret = "deployed-at-vvv-secret-4f1c"
-    secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": new_secret}})
-    run = run_playbook(SITE_PLAYBOOK, "--diff", "-vvv", "-e", secrets)
-    assert run.rc == 0, run.output[-3000:]
-    assert run.changed and run.changed > 0, "the env file changed: the run must say so"
-    assert "WSGI application loads" in run.output, "the import check ran as the app user"
-    assert new_secret not in run.output
-    assert ROTATED_SECRET not in run.output
-    assert f"SECRET_KEY={new_secret}" in master_environment(host)
 
 
 def test_static_files_come_from_the_live_release_through_nginx_alone(host, http_get):

@@ -1,9 +1,11 @@
-"""Releases that cannot take the site down: deploy.yml and rollback.yml under load.
+"""site.yml in check mode and at -vvv, then releases that cannot take the site down.
 
 Runs after test_site.py (file order), on the converged stacks. Each test
 runs one playbook against every host at once (each host is a whole stack of
-its own, Debian 12 and 13) with a request loop through nginx on each, then
-checks every host. In order: nothing to roll back to; a first deploy whose
+its own, Debian 12 and 13), with a request loop through nginx on each when
+it touches the site, then checks every host. In order: site.yml with
+--check --diff (no change), site.yml at -vvv --diff with a new secret (never
+printed); then deploy.yml and rollback.yml: nothing to roll back to; a first deploy whose
 health path does not exist; a release whose health path answers 500 and one
 that does not import (both refused before anything the live service reads
 changes); one that fails only as the service (rolled back); deploys of an
@@ -21,7 +23,9 @@ DOMAIN = "hello.test"
 ROOT = "/srv/hello"
 ENV_FILE = f"{ROOT}/shared/hello.env"
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+SITE = PROJECT / "playbooks" / "site.yml"
 DEPLOY = PROJECT / "playbooks" / "deploy.yml"
+ROTATED_SECRET = "site-scenario-rotated-secret"  # what side_effect.yml deployed
 ROLLBACK = PROJECT / "playbooks" / "rollback.yml"
 ENV = {"HELLO_TRUSTED_HOPS": "1"}
 SLOW_ENV = {"HELLO_TRUSTED_HOPS": "1", "HELLO_IMPORT_SECONDS": "3"}
@@ -79,6 +83,30 @@ def assert_no_request_failed(reports, slowest_ms=None):
         assert report["failed"] == 0, (name, report["errors"])
         if slowest_ms:
             assert report["max_ms"] < slowest_ms, (name, report)
+
+
+def test_check_mode_with_diff_on_the_converged_hosts_changes_nothing(run_playbook_on_fleet):
+    secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": ROTATED_SECRET}})
+    run = run_playbook_on_fleet(SITE, "--check", "--diff", "-e", secrets)
+    assert run.rc == 0, run.output[-3000:]
+    assert set(run.changed.values()) == {0}, run.output[-3000:]
+
+
+def master_environment(host):
+    return host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid(host)}/environ").splitlines()
+
+
+def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(fleet, run_playbook_on_fleet):
+    new_secret = "deployed-at-vvv-secret-4f1c"
+    secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": new_secret}})
+    run = run_playbook_on_fleet(SITE, "--diff", "-vvv", "-e", secrets)
+    assert run.rc == 0, run.output[-3000:]
+    assert all(changed and changed > 0 for changed in run.changed.values()), "the env file changed: say so"
+    assert "WSGI application loads" in run.output, "the import check ran as the app user"
+    assert new_secret not in run.output
+    assert ROTATED_SECRET not in run.output
+    for host in fleet.values():
+        assert f"SECRET_KEY={new_secret}" in master_environment(host)
 
 
 def test_rollback_with_nothing_to_go_back_to_stops_and_changes_nothing(fleet, run_playbook_on_fleet):

@@ -1,0 +1,177 @@
+"""flask_app deploying hello through its versions, on every test host at once.
+
+Runs after test_flask_app.py (file order). Each test runs hello.yml (the
+role on its own: it switches by itself) against all hosts in one run, then
+checks each host. In order: v1 (code only, from the wheelhouse), v2
+(pruning), v2 again (no change), a branch that does not exist, a release
+that does not import, a failing pre-switch command with a new environment,
+pre-switch commands that succeed, a wrong git host key, new extra packages.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = "/srv/hello"
+HELLO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "hello.yml"
+SECRET = "molecule-secret-key-value"
+
+
+@pytest.fixture(scope="module")
+def commit(fleet):
+    any_host = next(iter(fleet.values()))
+
+    def rev_parse(ref):
+        return any_host.check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
+    return rev_parse
+
+
+def live(host):
+    return host.file(f"{ROOT}/current").linked_to
+
+
+def releases(host):
+    return set(host.check_output(f"ls {ROOT}/releases").split())
+
+
+def deploy(run_playbook_on_fleet, **variables):
+    return run_playbook_on_fleet(HELLO, "-e", json.dumps(variables))
+
+
+def task_outcome(output, task):
+    """The result lines Ansible printed under the task named ``task``."""
+    _, found, rest = output.partition(f"TASK [flaskops.stack.flask_app : {task}]")
+    assert found, f"task {task!r} is not in the output"
+    return rest.split("TASK [", 1)[0]
+
+
+def test_code_only_deploy_of_v1_switches_and_keeps_the_previous_release(
+        fleet, commit, run_playbook_on_fleet):
+    previous = {name: live(host) for name, host in fleet.items()}
+    run = deploy(run_playbook_on_fleet, flask_app_version="v1")
+    assert run.rc == 0, run.output[-3000:]
+    for name, host in fleet.items():
+        assert live(host) == f"{ROOT}/releases/{commit('v1')}"
+        assert previous[name].rsplit("/", 1)[1] in releases(host)
+        # The requirements did not change: a new virtualenv, filled from the
+        # wheelhouse the first deploy built, without building or downloading.
+        assert f"changed: [{name}]" in task_outcome(run.output, "Create the release's virtualenv")
+        assert f"skipping: [{name}]" in task_outcome(run.output, "Download and build every dependency as a wheel")
+        assert f"changed: [{name}]" in task_outcome(
+            run.output, "Install the release's dependencies from the wheelhouse")
+        assert len(host.check_output("ls /var/cache/flaskops/hello/wheels").split()) == 1
+
+
+def test_deploy_v2_prunes_the_release_longest_out_of_service(fleet, commit, run_playbook_on_fleet):
+    run = deploy(run_playbook_on_fleet, flask_app_version="v2", flask_app_keep_releases=2)
+    assert run.rc == 0, run.output[-3000:]
+    for host in fleet.values():
+        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+        assert releases(host) == {commit("v2"), commit("v1")}
+
+
+def test_deploys_are_recorded_in_order_with_their_versions(fleet, commit):
+    for host in fleet.values():
+        history = json.loads(host.file(f"{ROOT}/history.json").content_string)
+        assert [(e["release"], e["version"]) for e in history] == [
+            (commit("main"), "main"), (commit("v1"), "v1"), (commit("v2"), "v2")]
+        assert host.file(f"{ROOT}/history.json").user == "root"
+
+
+def test_redeploying_v2_changes_nothing(fleet, commit, run_playbook_on_fleet):
+    run = deploy(run_playbook_on_fleet, flask_app_version="v2", flask_app_keep_releases=2)
+    assert run.rc == 0, run.output[-3000:]
+    assert set(run.changed.values()) == {0}, run.output[-3000:]
+    for host in fleet.values():
+        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+
+
+def test_a_missing_version_fails_and_leaves_release_and_settings_alone(
+        fleet, commit, run_playbook_on_fleet):
+    env_before = {name: host.file(f"{ROOT}/shared/hello.env").content_string for name, host in fleet.items()}
+    run = deploy(run_playbook_on_fleet, flask_app_version="no-such-branch", flask_app_keep_releases=2,
+                 flask_app_env={"HELLO_TRUSTED_HOPS": "2"})
+    assert run.rc != 0
+    assert 'flask_app_version "no-such-branch" is not a branch or tag' in run.output
+    assert set(run.changed.values()) == {0}, run.output[-3000:]
+    for name, host in fleet.items():
+        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+        assert host.file(f"{ROOT}/shared/hello.env").content_string == env_before[name]
+
+
+def test_a_release_that_does_not_import_never_goes_live(fleet, commit, run_playbook_on_fleet):
+    run = deploy(run_playbook_on_fleet, flask_app_version="broken-import", flask_app_keep_releases=2)
+    assert run.rc != 0
+    assert "this release is broken on purpose" in run.output
+    assert f"current still points at {ROOT}/releases/{commit('v2')}" in run.output
+    for host in fleet.values():
+        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+        assert commit("broken-import") not in releases(host)
+
+
+def test_a_failing_pre_switch_command_stops_the_deploy(fleet, commit, run_playbook_on_fleet):
+    env_before = {name: host.file(f"{ROOT}/shared/hello.env").content_string for name, host in fleet.items()}
+    run = deploy(run_playbook_on_fleet, flask_app_version="v3", flask_app_keep_releases=2,
+                 flask_app_env={"HELLO_TRUSTED_HOPS": "1", "NEW_SETTING": "with-v3"},
+                 flask_app_pre_switch_commands=[
+                     "python -c 'import sys; sys.exit(\"migration failed: no database\")'"])
+    assert run.rc != 0
+    assert "migration failed: no database" in run.output
+    for name, host in fleet.items():
+        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+        assert commit("v3") not in releases(host)
+        # The environment it would have gone live with never did.
+        assert host.file(f"{ROOT}/shared/hello.env").content_string == env_before[name]
+        assert not host.file(f"{ROOT}/shared/hello.env.staged").exists
+
+
+def test_pre_switch_commands_run_once_as_the_app_user_with_its_environment(
+        fleet, commit, run_playbook_on_fleet):
+    """They see the environment the release goes live with (staged), not the old one."""
+    marker = f"{ROOT}/shared/instance/pre-switch"
+    for host in fleet.values():
+        host.run(f"rm -f {marker}")
+    record = ("python -c \"import getpass, os, sys; open('instance/pre-switch', 'a').write("
+              "' '.join([getpass.getuser(), os.getcwd(), sys.prefix, "
+              "os.environ['HELLO_TRUSTED_HOPS'], str(len(os.environ['SECRET_KEY']))]) + '\\n')\"")
+    variables = {"flask_app_version": "v3", "flask_app_keep_releases": 2,
+                 "flask_app_env": {"HELLO_TRUSTED_HOPS": "2"},
+                 "flask_app_pre_switch_commands": [record]}
+    run = deploy(run_playbook_on_fleet, **variables)
+    assert run.rc == 0, run.output[-3000:]
+    assert SECRET not in run.output
+    release = f"{ROOT}/releases/{commit('v3')}"
+    for host in fleet.values():
+        assert live(host) == release
+        assert host.file(marker).content_string == f"hello {release} {release}/.venv 2 {len(SECRET)}\n"
+        assert 'HELLO_TRUSTED_HOPS="2"' in host.file(f"{ROOT}/shared/hello.env").content_string
+        assert not host.file(f"{ROOT}/shared/hello.env.staged").exists
+
+    again = deploy(run_playbook_on_fleet, **variables)
+    assert again.rc == 0 and set(again.changed.values()) == {0}, again.output[-3000:]
+    for host in fleet.values():
+        assert len(host.file(marker).content_string.splitlines()) == 1
+
+
+def test_an_unknown_git_server_key_is_refused(fleet, commit, run_playbook_on_fleet):
+    run = deploy(run_playbook_on_fleet, flask_app_version="v1", flask_app_git_known_hosts=[
+        "127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNvdW50ZXJmZWl0IGtleSBmb3IgdGVzdHMhISE="])
+    assert run.rc != 0
+    assert "git cannot read flask_app_repo" in run.output
+    for host in fleet.values():
+        assert live(host) == f"{ROOT}/releases/{commit('v3')}"
+
+
+def test_new_extra_packages_upgrade_the_live_venv_in_place(fleet, commit, run_playbook_on_fleet):
+    release = f"{ROOT}/releases/{commit('v3')}"
+    run = deploy(run_playbook_on_fleet, flask_app_version="v3", flask_app_keep_releases=2,
+                 flask_app_extra_packages=["gunicorn==27.0.1", "six==1.17.0"])
+    assert run.rc == 0, run.output[-3000:]
+    for host in fleet.values():
+        assert live(host) == release
+        check = host.run(f"cd {release} && sudo -u hello .venv/bin/python -c "
+                         "'import six, hello, gunicorn; print(hello.RELEASE)'")
+        assert check.rc == 0, check.stderr
+        assert check.stdout.strip() == "v3"
