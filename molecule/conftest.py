@@ -4,6 +4,7 @@ import json
 import os
 import re
 import subprocess
+import tempfile
 import time
 from typing import NamedTuple
 
@@ -138,6 +139,34 @@ def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http:/
         return json.loads(host.file(REPORT_FILE).content_string)
 
     return stop
+
+
+def start_local_request_loop(url, host_header, interval=0.05, limit=3000, timeout=10):
+    """start_request_loop, run on this machine against a port a test host
+    publishes on 127.0.0.1 (the request path a user's browser takes)."""
+    script = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "testbed", "request_loop.py")
+    stop_file = os.path.join(tempfile.mkdtemp(prefix="request-loop."), "stop")
+    loop = subprocess.Popen(
+        ["python3", script, url, "-", "--restarts", "0", "--count", str(limit),
+         "--interval", str(interval), "--timeout", str(timeout), "--until", stop_file]
+        + (["--host", host_header] if host_header else []),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def stop(wait=60):
+        with open(stop_file, "w"):
+            pass
+        out, err = loop.communicate(timeout=wait + timeout)
+        if loop.returncode != 0:
+            raise RuntimeError(f"request_loop.py failed: {err}")
+        return json.loads(out)
+
+    return stop
+
+
+@pytest.fixture
+def local_request_loop():
+    """start_local_request_loop, as a fixture."""
+    return start_local_request_loop
 
 
 @pytest.fixture

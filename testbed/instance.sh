@@ -4,12 +4,16 @@
 #
 # usage:
 #   instance.sh up NAME SUITE [--ssh-port N] [--publish [HOSTPORT:]PORT]...
-#                  [--network NET] [--alias NAME]...
+#                  [--network NET [--ip ADDRESS]] [--alias NAME]...
+#                  [--cap-add CAPABILITY]...
 #       start NAME (replacing any old one) and print its SSH port; ports are
-#       published on 127.0.0.1 only, on HOSTPORT or on a free port
+#       published on 127.0.0.1 only, on HOSTPORT or on a free port. With
+#       --ip, NET is created (when missing) on ADDRESS's /24 and the host
+#       gets ADDRESS on it.
 #   instance.sh running NAME       exit 0 when NAME is up and answers SSH
 #   instance.sh port NAME PORT     the 127.0.0.1 port published for PORT
 #   instance.sh down NAME...       remove the hosts (missing ones are fine)
+#   instance.sh network-down NET   remove a network no host uses any more
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
@@ -34,7 +38,7 @@ published_port() {
 }
 
 cmd_up() {
-  local name="$1" suite="$2" network="" ssh_port
+  local name="$1" suite="$2" network="" ip="" ssh_port
   # systemd on a real server holds every capability; without CAP_SYS_ADMIN it
   # cannot build the sandboxes (ProtectSystem=, PrivateDevices=, seccomp
   # filters) of services that run as an unprivileged user, and Debian 13's
@@ -54,14 +58,24 @@ cmd_up() {
         esac
         shift 2 ;;
       --network) network="$2"; shift 2 ;;
+      --ip) ip="$2"; shift 2 ;;
       --alias) run_args+=(--network-alias "$2"); shift 2 ;;
+      --cap-add) run_args+=(--cap-add "$2"); shift 2 ;;
       *) die "unknown option: $1" ;;
     esac
   done
   run_args+=(--publish "$ssh_publish")
   if [ -n "$network" ]; then
-    podman network exists "$network" || podman network create "$network" >/dev/null
+    local -a net_args=()
+    if [ -n "$ip" ]; then
+      [[ "$ip" =~ ^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})\.[0-9]{1,3}$ ]] || die "--ip: not an IPv4 address: $ip"
+      net_args=(--subnet "${BASH_REMATCH[1]}.0/24")
+      run_args+=(--ip "$ip")
+    fi
+    podman network exists "$network" || podman network create "${net_args[@]}" "$network" >/dev/null
     run_args+=(--network "$network")
+  elif [ -n "$ip" ]; then
+    die "--ip needs --network"
   fi
   [ -f "$TESTBED_SSH_KEY.pub" ] || die "no SSH key: run testbed/host-setup.sh first"
   podman image exists "$TESTBED_IMAGE_PREFIX:$suite" \
@@ -103,5 +117,8 @@ case "${1:-}" in
   running) [ "$#" -eq 2 ] || die "usage: $0 running NAME"; cmd_running "$2" ;;
   port) [ "$#" -eq 3 ] || die "usage: $0 port NAME PORT"; published_port "$2" "$3" ;;
   down) shift; [ "$#" -ge 1 ] && podman rm --force --ignore --time 5 "$@" >/dev/null ;;
-  *) die "usage: $0 up|running|port|down ..." ;;
+  network-down)
+    [ "$#" -eq 2 ] || die "usage: $0 network-down NET"
+    if podman network exists "$2"; then podman network rm "$2" >/dev/null; fi ;;
+  *) die "usage: $0 up|running|port|down|network-down ..." ;;
 esac

@@ -14,6 +14,9 @@ percentile, maximum, and how many took a second or more).
 With ``--until FILE``, the loop also stops as soon as FILE exists (sending
 at most ``--count`` requests): a test starts it, acts, then ends it.
 
+UNIT "-" names no unit: the loop runs where the service is not (the test
+machine, through a port a test host publishes on 127.0.0.1).
+
 usage: request_loop.py URL UNIT [--count N] [--restarts K] [--action ACTION]
                        [--timeout S] [--interval S] [--host HOST] [--until FILE]
 """
@@ -32,6 +35,8 @@ MAX_COUNT = 5000
 
 
 def main_pid(unit):
+    if unit == "-":
+        return None
     out = subprocess.run(["systemctl", "show", "--property=MainPID", "--value", unit],
                          capture_output=True, text=True, check=True).stdout
     return int(out.strip() or 0)
@@ -64,6 +69,8 @@ def main():
     parser.add_argument("--host", help="Host header to send")
     parser.add_argument("--until", help="stop once this file exists")
     args = parser.parse_args()
+    if args.unit == "-" and args.restarts:
+        sys.exit("--restarts needs a unit")
     if urllib.parse.urlsplit(args.url).hostname not in ("127.0.0.1", "::1"):
         sys.exit("only 127.0.0.1 or ::1 may be the target")
     if not 1 <= args.count <= MAX_COUNT:

@@ -1,0 +1,162 @@
+"""The fleet: a proxy in front of two application servers, under load.
+
+Converged with site.yml at v1 (idempotence checked by Molecule on all three
+hosts). In order, with a bounded request loop from this machine through the
+proxy's port published on 127.0.0.1 during each step: a rolling deploy of
+v2; a deploy of a release whose health check fails, stopped at the first
+host; rollback.yml back to v1 on the whole fleet; requests straight to an
+application server's port from elsewhere (refused), and through the proxy
+(the real client seen); last, one application server stopped outright.
+"""
+
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
+DEPLOY = PROJECT / "playbooks" / "deploy.yml"
+ROLLBACK = PROJECT / "playbooks" / "rollback.yml"
+DOMAIN = "hello.test"
+ROOT = "/srv/hello"
+PROXY, APP1, APP2 = "flaskops-multihost-proxy", "flaskops-multihost-app1", "flaskops-multihost-app2"
+ADDRESS = {PROXY: "10.89.77.10", APP1: "10.89.77.21", APP2: "10.89.77.22"}
+PRE_SWITCH = f"{ROOT}/shared/instance/pre-switch"
+
+
+@pytest.fixture(scope="module")
+def commit(fleet):
+    def rev_parse(ref):
+        return fleet[APP1].check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
+    return rev_parse
+
+
+@pytest.fixture(scope="module")
+def site_url():
+    """The proxy's port 80, as published on 127.0.0.1."""
+    published = subprocess.run(["podman", "port", PROXY, "80/tcp"], check=True,
+                               capture_output=True, text=True).stdout.split()
+    port = next(entry for entry in published if entry.startswith("127.0.0.1:")).split(":")[1]
+    return f"http://127.0.0.1:{port}/"
+
+
+def live(host):
+    return host.file(f"{ROOT}/current").linked_to
+
+
+def served(fleet, requests=20):
+    """Releases the application servers answer with, asked through the proxy."""
+    seen = set()
+    for _ in range(requests):
+        body = fleet[PROXY].check_output(
+            f"curl --silent --fail --max-time 5 --header 'Host: {DOMAIN}' http://127.0.0.1/")
+        seen.add(json.loads(body)["release"])
+    return seen
+
+
+def under_load(local_request_loop, site_url, action, label):
+    """Run ACTION while requests go through the proxy; return (result, report)."""
+    stop = local_request_loop(site_url, DOMAIN)
+    result = action()
+    time.sleep(1)  # requests after the change, too
+    report = stop()
+    print(f"{label}: requests through the proxy: {report}")
+    return result, report
+
+
+def pre_switch_runs(host):
+    return host.file(PRE_SWITCH).content_string.split() if host.file(PRE_SWITCH).exists else []
+
+
+def test_nginx_lists_every_application_server_from_the_inventory(fleet):
+    site = fleet[PROXY].file("/etc/nginx/sites-available/hello.test.conf").content_string
+    for app in (APP1, APP2):
+        assert f"server {ADDRESS[app]}:8000 max_fails=1 fail_timeout=10s;" in site
+    assert "proxy_next_upstream error timeout http_502 http_503;" in site
+
+
+def test_gunicorn_listens_on_the_private_address_only(fleet):
+    for app in (APP1, APP2):
+        listeners = fleet[app].check_output("ss -Htln 'sport = :8000'").split("\n")
+        assert {line.split()[3] for line in listeners} == {f"{ADDRESS[app]}:8000"}
+
+
+def test_a_rolling_deploy_of_v2_loses_no_request(fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):
+    before = {app: pre_switch_runs(fleet[app]) for app in (APP1, APP2)}
+    run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(
+        DEPLOY, "-e", "flask_app_version=v2"), "(a) rolling deploy of v2")
+    assert run.rc == 0, run.output[-3000:]
+    assert report["sent"] > 100
+    assert report["failed"] == 0, report["errors"]
+    for app in (APP1, APP2):
+        assert live(fleet[app]) == f"{ROOT}/releases/{commit('v2')}"
+    assert served(fleet) == {"v2"}
+    # One host at a time: app1's whole batch, then app2's.
+    handed_over = [part.split("TASK [", 1)[0].split()
+                   for part in run.output.split("TASK [flaskops.stack.gunicorn : Hand gunicorn over")[1:]]
+    assert [[word for word in words if word.startswith("[flaskops")] for words in handed_over] == [
+        [f"[{APP1}]"], [f"[{APP2}]"]]
+    # The migration ran once, on the first server.
+    assert pre_switch_runs(fleet[APP1]) == before[APP1] + [APP1]
+    assert pre_switch_runs(fleet[APP2]) == before[APP2] == []
+
+
+def test_a_broken_release_stops_at_the_first_host(fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):
+    run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(
+        DEPLOY, "-e", "flask_app_version=health-500"), "(b) broken v3")
+    assert run.rc != 0
+    assert "answered 500 on gunicorn_health_path" in run.output
+    assert report["failed"] == 0, report["errors"]
+    assert live(fleet[APP1]) == f"{ROOT}/releases/{commit('v2')}"
+    assert live(fleet[APP2]) == f"{ROOT}/releases/{commit('v2')}"
+    assert commit("health-500") not in fleet[APP2].check_output(f"ls {ROOT}/releases"), "untouched"
+    assert run.changed[APP2] == 0, "app2's batch never started"
+    assert served(fleet) == {"v2"}
+
+
+def test_rollback_takes_the_whole_fleet_back_to_v1(fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):
+    run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(ROLLBACK), "(c) rollback to v1")
+    assert run.rc == 0, run.output[-3000:]
+    assert report["failed"] == 0, report["errors"]
+    for app in (APP1, APP2):
+        assert live(fleet[app]) == f"{ROOT}/releases/{commit('v1')}"
+    assert served(fleet) == {"v1"}
+
+
+def test_the_app_port_refuses_anyone_but_the_proxy(fleet):
+    # From the other application server, with a forged client address: the
+    # connection is reset (curl: 7, "Failed to connect").
+    spoof = fleet[APP2].run(
+        f"curl --silent --show-error --max-time 5 --header 'X-Forwarded-For: 198.51.100.66' "
+        f"http://{ADDRESS[APP1]}:8000/")
+    print(f"(e) app2 -> app1:8000 with a forged X-Forwarded-For: curl rc={spoof.rc} {spoof.stderr.strip()}")
+    assert spoof.rc == 7, f"app2 reached app1's gunicorn: {spoof.stdout}"
+    # The proxy gets through, and the server itself (its own checks).
+    for client in (PROXY, APP1):
+        allowed = fleet[client].run(f"curl --silent --fail --max-time 5 http://{ADDRESS[APP1]}:8000/healthz")
+        assert allowed.rc == 0, allowed.stderr
+    # What it is: the role's own table, loaded by a unit at boot.
+    assert fleet[APP1].service("hello-firewall.service").is_enabled
+
+
+def test_through_the_proxy_the_app_sees_the_real_client(fleet):
+    body = fleet[APP2].check_output(
+        f"curl --silent --fail --max-time 5 --header 'Host: {DOMAIN}' "
+        f"--header 'X-Forwarded-For: 198.51.100.66' http://{ADDRESS[PROXY]}/")
+    assert json.loads(body)["client"] == ADDRESS[APP2]
+
+
+# Stops a host: keep it last.
+def test_one_application_server_stopped_outright_leaves_the_site_answering(fleet, site_url, local_request_loop):
+    stop = local_request_loop(site_url, DOMAIN)
+    time.sleep(2)
+    subprocess.run(["podman", "stop", "--time", "0", APP2], check=True, capture_output=True)
+    time.sleep(20)
+    report = stop()
+    print(f"(d) app2 stopped outright: requests through the proxy: {report}")
+    assert report["sent"] > 100
+    assert report["failed"] == 0, report["errors"]
+    assert served(fleet) == {"v1"}
