@@ -143,6 +143,13 @@ def test_aliases_over_https_redirect_to_the_apex(http_get):
         assert headers["strict-transport-security"] == "max-age=63072000"
 
 
+def test_http2_is_negotiated_on_every_release(host):
+    # nginx 1.22 (Debian 12) takes it as a listen flag, 1.25.1 and later as "http2 on".
+    answer = host.run(f"curl --silent --http2 {CURL_TLS} --output /dev/null "
+                      f"--write-out '%{{http_version}}' https://{SECURE}/")
+    assert answer.stdout == "2", answer.stderr
+
+
 def test_only_tls_1_2_and_1_3_are_offered(host):
     base = f"curl --silent --output /dev/null --max-time 5 {CURL_TLS} https://{SECURE}/"
     assert host.run(f"{base} --tlsv1.2 --tls-max 1.2").rc == 0
