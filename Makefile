@@ -54,7 +54,7 @@ lint: venv collection
 	ansible-lint --profile production
 
 unit: venv collection
-	pytest -q tests/unit
+	pytest -q -n auto tests/unit
 
 molecule: venv testbed
 	testbed/run-scenarios.sh $(SCENARIOS)

@@ -106,21 +106,22 @@ def test_config_passes_gunicorn_check_config_as_the_app_user(host):
     assert result.rc == 0, result.stdout + result.stderr
 
 
-def test_a_config_whose_app_does_not_load_is_refused_by_the_gate(host, run_playbook):
-    config_before = host.file("/etc/gunicorn/hello.conf.py").sha256sum
-    pid_before = main_pid(host)
+def test_a_config_whose_app_does_not_load_is_refused_by_the_gate(fleet, run_playbook_on_fleet):
+    config_before = {name: host.file("/etc/gunicorn/hello.conf.py").sha256sum for name, host in fleet.items()}
+    pid_before = {name: main_pid(host) for name, host in fleet.items()}
 
-    run = run_playbook(CONVERGE, "-e", "gunicorn_wsgi_app=hello:no_such_app")
+    run = run_playbook_on_fleet(CONVERGE, "-e", "gunicorn_wsgi_app=hello:no_such_app")
 
     assert run.rc != 0
     assert "Refused before going live" in run.output, run.output[-3000:]
     assert "did not start" in run.output
     assert "no_such_app" in run.output, "the gate's log says why"
-    assert host.file("/etc/gunicorn/hello.conf.py").sha256sum == config_before
-    assert main_pid(host) == pid_before
-    assert host.run("systemctl is-active hello-gate.service").stdout.strip() != "active"
-    assert not host.file("/run/flaskops/hello.gate.conf.py").exists
-    assert host.run("curl --silent --fail --max-time 5 http://127.0.0.1:8000/healthz").rc == 0
+    for name, host in fleet.items():
+        assert host.file("/etc/gunicorn/hello.conf.py").sha256sum == config_before[name]
+        assert main_pid(host) == pid_before[name]
+        assert host.run("systemctl is-active hello-gate.service").stdout.strip() != "active"
+        assert not host.file("/run/flaskops/hello.gate.conf.py").exists
+        assert host.run("curl --silent --fail --max-time 5 http://127.0.0.1:8000/healthz").rc == 0
 
 
 def test_the_gate_runs_in_the_services_sandbox_as_its_user(host):
@@ -200,19 +201,20 @@ def test_a_reload_that_cannot_take_over_leaves_the_old_master_serving(host):
         host.run_expect([0], "cp /tmp/hello.py.orig /srv/hello/app-v1/hello.py")
 
 
-def test_a_configuration_change_hands_over_under_load(host, run_playbook, background_requests):
-    pid = main_pid(host)
-    stop = background_requests(None, url="http://127.0.0.1:8000/")
-    run = run_playbook(CONVERGE, "-e", "gunicorn_workers=3")
-    report = stop()
-    print(f"requests during the configuration change: {report}")
+def test_a_configuration_change_hands_over_under_load(fleet, run_playbook_on_fleet, fleet_requests):
+    pids = {name: main_pid(host) for name, host in fleet.items()}
+    stop = fleet_requests(None, url="http://127.0.0.1:8000/")
+    run = run_playbook_on_fleet(CONVERGE, "-e", "gunicorn_workers=3")
+    reports = stop()
+    print(f"requests during the configuration change: {reports}")
     assert run.rc == 0, run.output[-3000:]
-    assert "workers = 3" in host.file("/etc/gunicorn/hello.conf.py").content_string
-    new = wait_for_new_main_pid(host, pid)
-    workers = host.check_output(f"ps -o pid= --ppid {new}").split()
-    assert len(workers) == 3
-    assert report["failed"] == 0, report["errors"]
-    assert report["max_ms"] < 1000, report
+    for name, host in fleet.items():
+        assert "workers = 3" in host.file("/etc/gunicorn/hello.conf.py").content_string
+        new = wait_for_new_main_pid(host, pids[name])
+        workers = host.check_output(f"ps -o pid= --ppid {new}").split()
+        assert len(workers) == 3
+        assert reports[name]["failed"] == 0, reports[name]["errors"]
+        assert reports[name]["max_ms"] < 1000, reports[name]
 
 
 def test_unix_socket_app_listens_only_for_the_proxy_group(host):

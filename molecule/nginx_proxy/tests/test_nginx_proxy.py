@@ -215,35 +215,37 @@ def test_nginx_runs_in_its_sandbox_within_the_exposure_target(host):
 
 
 def test_a_setting_nginx_refuses_leaves_the_site_up_and_the_files_as_they_were(
-        host, run_playbook, background_requests):
+        fleet, run_playbook_on_fleet, fleet_requests):
     files = ["/etc/nginx/nginx.conf", "/etc/nginx/sites-available/example.test.conf",
              f"/etc/nginx/sites-available/{SECURE}.conf"]
-    before = {path: host.file(path).sha256sum for path in files}
+    before = {name: {path: host.file(path).sha256sum for path in files} for name, host in fleet.items()}
     # A request every 0.1 s across the whole failed run and after it.
-    requests = background_requests(SITE, interval=0.1)
+    requests = fleet_requests(SITE, interval=0.1)
 
-    run = run_playbook(CONVERGE, "-e", json.dumps(
+    run = run_playbook_on_fleet(CONVERGE, "-e", json.dumps(
         {"nginx_proxy_upstreams": ["no-such-host.invalid:8000"]}))
 
+    reports = requests()
+    print(f"requests during the failed run: {reports}")
     assert run.rc != 0
     assert "nginx -t refused the new configuration" in run.output
     assert "host not found in upstream" in run.output
-    assert {path: host.file(path).sha256sum for path in files} == before
-    assert not host.run("ls /etc/nginx/sites-available/*~ /etc/nginx/*~ 2>/dev/null").stdout
-    assert host.run("nginx -t").rc == 0
-
-    report = requests()
-    print(f"requests during the failed run: {report}")
-    assert report["sent"] >= 50
-    assert report["failed"] == 0, report["errors"]
+    for name, host in fleet.items():
+        assert {path: host.file(path).sha256sum for path in files} == before[name]
+        assert not host.run("ls /etc/nginx/sites-available/*~ /etc/nginx/*~ 2>/dev/null").stdout
+        assert host.run("nginx -t").rc == 0
+        assert reports[name]["sent"] >= 50
+        assert reports[name]["failed"] == 0, reports[name]["errors"]
 
 
-def test_check_mode_with_diff_changes_nothing_and_never_shows_the_key(host, run_playbook):
-    key = host.file(f"/etc/nginx/tls/{SECURE}.key").content_string.strip().splitlines()[1]
-    run = run_playbook(CONVERGE, "--check", "--diff")
+def test_check_mode_with_diff_changes_nothing_and_never_shows_the_key(fleet, run_playbook_on_fleet):
+    keys = [host.file(f"/etc/nginx/tls/{SECURE}.key").content_string.strip().splitlines()[1]
+            for host in fleet.values()]
+    run = run_playbook_on_fleet(CONVERGE, "--check", "--diff")
     assert run.rc == 0, run.output[-3000:]
-    assert run.changed == 0, run.output[-3000:]
-    assert key not in run.output
+    assert set(run.changed.values()) == {0}, run.output[-3000:]
+    for key in keys:
+        assert key not in run.output
 
 
 def test_gixy_finds_nothing_in_the_rendered_configuration(host, tmp_path):
