@@ -112,18 +112,21 @@ def run_playbook_on_fleet(fleet):
 REPORT_FILE, STOP_FILE = "/tmp/request-loop.json", "/tmp/request-loop.stop"
 
 
-def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http://127.0.0.1/"):
+def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http://127.0.0.1/", cafile=None):
     """Start testbed/request_loop.py on HOST in the background; return stop().
 
     It sends GET requests to ``url`` (on the test host's loopback) with that
     Host header (None: the URL's), one after the other, ``interval`` seconds
     apart, at most ``limit`` of them. ``stop()`` ends the loop and returns its
     report: requests sent and failed, the first errors, and the latency
-    (p50_ms, p99_ms, max_ms, slow: how many took a second or more). The
+    (p50_ms, p99_ms, max_ms, slow: how many took a second or more). An
+    https:// URL is checked against ``cafile``, the Host header as SNI. The
     scenario's prepare installs the script at /usr/local/bin/request_loop.py.
     """
     host.run_expect([0], f"rm -f {REPORT_FILE} {STOP_FILE}")
     header = f"--host {host_header}" if host_header else ""
+    if cafile:
+        header += f" --cafile {cafile}"
     host.run(f"nohup /usr/local/bin/request_loop.py {url} nginx.service "
              f"--restarts 0 --count {limit} --interval {interval} --timeout 10 "
              f"{header} --until {STOP_FILE} > {REPORT_FILE} 2>&1 &")

@@ -11,6 +11,9 @@ object: how many requests were sent and how many failed (no answer, or not
 restarts happened, and the latency of the requests (median, 99th
 percentile, maximum, and how many took a second or more).
 
+An https:// URL is checked against ``--cafile`` (the system's CAs without
+it), with the Host header as the TLS server name (SNI).
+
 With ``--until FILE``, the loop also stops as soon as FILE exists (sending
 at most ``--count`` requests): a test starts it, acts, then ends it.
 
@@ -19,12 +22,15 @@ machine, through a port a test host publishes on 127.0.0.1).
 
 usage: request_loop.py URL UNIT [--count N] [--restarts K] [--action ACTION]
                        [--timeout S] [--interval S] [--host HOST] [--until FILE]
+                       [--cafile FILE]
 """
 
 import argparse
 import http.client
 import json
 import os
+import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -42,9 +48,25 @@ def main_pid(unit):
     return int(out.strip() or 0)
 
 
-def get(url, timeout, host_header=None):
+class NamedHTTPSConnection(http.client.HTTPSConnection):
+    """HTTPS to an address, with another name for SNI and the certificate check."""
+
+    def __init__(self, address, port, server_name, context, timeout):
+        super().__init__(address, port, timeout=timeout, context=context)
+        self.server_name = server_name
+
+    def connect(self):
+        sock = socket.create_connection((self.host, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.server_name)
+
+
+def get(url, timeout, host_header=None, context=None):
     parts = urllib.parse.urlsplit(url)
-    connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
+    if parts.scheme == "https":
+        connection = NamedHTTPSConnection(parts.hostname, parts.port or 443,
+                                          host_header or parts.hostname, context, timeout)
+    else:
+        connection = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=timeout)
     headers = {"Connection": "close"}
     if host_header:
         headers["Host"] = host_header
@@ -68,6 +90,7 @@ def main():
     parser.add_argument("--interval", type=float, default=0.0)
     parser.add_argument("--host", help="Host header to send")
     parser.add_argument("--until", help="stop once this file exists")
+    parser.add_argument("--cafile", help="CA certificates for an https:// URL")
     args = parser.parse_args()
     if args.unit == "-" and args.restarts:
         sys.exit("--restarts needs a unit")
@@ -78,6 +101,7 @@ def main():
     if not 0 <= args.interval <= 1:
         sys.exit("--interval must be between 0 and 1 second")
 
+    context = ssl.create_default_context(cafile=args.cafile)
     pids = [main_pid(args.unit)]
     restart_at = {args.count * (k + 1) // (args.restarts + 1) for k in range(args.restarts)}
     restarter = None
@@ -102,7 +126,7 @@ def main():
             restarter.start()
         sent_at = time.monotonic()
         try:
-            status = get(args.url, args.timeout, args.host)
+            status = get(args.url, args.timeout, args.host, context)
             latencies.append(time.monotonic() - sent_at)
             if status != 200:
                 failed += 1

@@ -74,6 +74,17 @@ BAD = [
      "nginx_proxy_tls_certificate_key"),
     ("nginx_proxy", {"nginx_proxy_tls_port": 80}, "nginx_proxy_tls_port"),
     ("nginx_proxy", {"nginx_proxy_static_expires": "7d; return 200"}, "nginx_proxy_static_expires"),
+    ("nginx_proxy", {"nginx_proxy_next_upstream_timeout": 60}, "nginx_proxy_next_upstream_timeout"),
+    ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_email": "ops@example.com"},
+     "nginx_proxy_acme_agree_tos"),
+    ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True}, "nginx_proxy_acme_email"),
+    ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
+                     "nginx_proxy_acme_email": "ops@example.com\nX", "nginx_proxy_acme_key_type": "dsa"},
+     "nginx_proxy_acme_key_type"),
+    ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
+                     "nginx_proxy_acme_email": "ops@example.com",
+                     "nginx_proxy_acme_directory": "http://acme.example.com/dir"}, "nginx_proxy_acme_directory"),
+    ("gunicorn", {"gunicorn_allowed_clients": ["10.0.0.10", "10.0.0.0/24; accept"]}, "gunicorn_allowed_clients"),
 ]
 
 
@@ -117,6 +128,9 @@ ALSO_VALID = [
                   "gunicorn_environment_file_staged": "/srv/hello/shared/hello.env.staged"}),
     ("flask_app", {"flask_app_resolved_commit": "a" * 40, "flask_app_switch": False,
                    "flask_app_install_packages": False}),
+    ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": ["10.0.0.10", "10.0.1.0/24"]}),
+    ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
+                     "nginx_proxy_acme_email": "ops@example.com"}),
 ]
 
 
