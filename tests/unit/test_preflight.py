@@ -85,6 +85,8 @@ BAD = [
                      "nginx_proxy_acme_email": "ops@example.com",
                      "nginx_proxy_acme_directory": "http://acme.example.com/dir"}, "nginx_proxy_acme_directory"),
     ("gunicorn", {"gunicorn_allowed_clients": ["10.0.0.10", "10.0.0.0/24; accept"]}, "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_forwarded_allow_ips": ["10.0.0.10"]},
+     "gunicorn_allowed_clients"),
 ]
 
 
@@ -130,6 +132,9 @@ ALSO_VALID = [
                    "flask_app_install_packages": False}),
     ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": ["10.0.0.10", "10.0.1.0/24"]}),
     ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
+                     "nginx_proxy_acme_email": "ops@example.com"}),
+    # As -e key=value and INI inventories pass them: strings.
+    ("nginx_proxy", {"nginx_proxy_acme": "true", "nginx_proxy_acme_agree_tos": "yes",
                      "nginx_proxy_acme_email": "ops@example.com"}),
 ]
 
