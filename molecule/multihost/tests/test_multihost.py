@@ -20,6 +20,7 @@ import pytest
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DEPLOY = PROJECT / "playbooks" / "deploy.yml"
 ROLLBACK = PROJECT / "playbooks" / "rollback.yml"
+SITE = PROJECT / "playbooks" / "site.yml"
 DOMAIN = "hello.test"
 ROOT = "/srv/hello"
 PROXY, APP1, APP2 = "flaskops-multihost-proxy", "flaskops-multihost-app1", "flaskops-multihost-app2"
@@ -140,6 +141,15 @@ def test_the_app_port_refuses_anyone_but_the_proxy(fleet):
         assert allowed.rc == 0, allowed.stderr
     # What it is: the role's own table, loaded by a unit at boot.
     assert fleet[APP1].service("hello-firewall.service").is_enabled
+
+
+def test_a_rule_set_flushed_by_the_hosts_own_firewall_is_restored_by_the_next_run(fleet, run_playbook_on_fleet):
+    # What "systemctl restart nftables" does with Debian's /etc/nftables.conf.
+    fleet[APP1].run_expect([0], "nft flush ruleset")
+    run = run_playbook_on_fleet(SITE, "--limit", APP1)
+    assert run.rc == 0, run.output[-3000:]
+    spoof = fleet[APP2].run(f"curl --silent --max-time 5 http://{ADDRESS[APP1]}:8000/healthz")
+    assert spoof.rc == 7, "the app port is open again"
 
 
 def test_through_the_proxy_the_app_sees_the_real_client(fleet):
