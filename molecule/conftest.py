@@ -92,6 +92,17 @@ def fleet():
     return {name: testinfra.get_host(f"podman://{name}") for name in sorted(names)}
 
 
+@pytest.fixture(scope="module")
+def commit(fleet):
+    """``commit(ref)``: the commit a ref names in the hello example's repository,
+    as the scenario's prepare published it on the test hosts."""
+    any_host = next(iter(fleet.values()))
+
+    def rev_parse(ref):
+        return any_host.check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
+    return rev_parse
+
+
 class FleetRun(NamedTuple):
     rc: int
     output: str

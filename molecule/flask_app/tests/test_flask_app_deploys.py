@@ -12,20 +12,10 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 
 ROOT = "/srv/hello"
 HELLO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "hello.yml"
 SECRET = "molecule-secret-key-value"
-
-
-@pytest.fixture(scope="module")
-def commit(fleet):
-    any_host = next(iter(fleet.values()))
-
-    def rev_parse(ref):
-        return any_host.check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
-    return rev_parse
 
 
 def live(host):

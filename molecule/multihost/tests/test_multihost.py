@@ -29,13 +29,6 @@ PRE_SWITCH = f"{ROOT}/shared/instance/pre-switch"
 
 
 @pytest.fixture(scope="module")
-def commit(fleet):
-    def rev_parse(ref):
-        return fleet[APP1].check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
-    return rev_parse
-
-
-@pytest.fixture(scope="module")
 def site_url():
     """The proxy's port 80, as published on 127.0.0.1."""
     published = subprocess.run(["podman", "port", PROXY, "80/tcp"], check=True,

@@ -35,15 +35,6 @@ NO_PAUSE_MS = 1000
 BOTH = {"flaskops_app_serial": 2}
 
 
-@pytest.fixture(scope="module")
-def commit(fleet):
-    any_host = next(iter(fleet.values()))
-
-    def rev_parse(ref):
-        return any_host.check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
-    return rev_parse
-
-
 def live(host):
     return host.file(f"{ROOT}/current").linked_to
 
