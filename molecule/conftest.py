@@ -220,3 +220,35 @@ def fleet_requests(fleet):
         return stop
 
     return start
+
+
+@pytest.fixture(scope="session")
+def record():
+    """``record(check, host, **figures)``: keep a measured figure of this run
+    (requests sent and failed, seconds to recover) in
+    .testbed/results/<scenario>.jsonl, which docs/security.md quotes."""
+    folder = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], ".testbed", "results")
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, os.environ["MOLECULE_SCENARIO_NAME"] + ".jsonl")
+
+    def keep(check, host, **figures):
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"check": check, "host": host, **figures,
+                                     "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+    return keep
+
+
+def seconds_until_answered(host, command, timeout=30.0):
+    """Run COMMAND on HOST every 0.1 s until it succeeds: the seconds it took."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        if host.run(command).rc == 0:
+            return round(time.monotonic() - started, 2)
+        time.sleep(0.1)
+    raise AssertionError(f"{command!r} did not succeed within {timeout} s")
+
+
+@pytest.fixture
+def recovery_time():
+    """seconds_until_answered, as a fixture."""
+    return seconds_until_answered

@@ -1,7 +1,8 @@
 """A stand-in application for the nginx_proxy scenario.
 
 Answers every GET with JSON describing the request it received (path and
-headers), and logs each request path, so tests can see exactly what nginx
+headers), every POST with the size of the body it read, and logs each
+request path, so tests can see exactly what nginx
 forwarded and whether a request reached the application at all.
 """
 
@@ -17,6 +18,21 @@ class EchoHandler(BaseHTTPRequestHandler):
         body = json.dumps(
             {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}}
         ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_POST(self):  # noqa: N802
+        length = int(self.headers.get("Content-Length", "0"))
+        received = 0
+        while received < length:
+            chunk = self.rfile.read(min(65536, length - received))
+            if not chunk:
+                break
+            received += len(chunk)
+        body = json.dumps({"path": self.path, "received": received}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))

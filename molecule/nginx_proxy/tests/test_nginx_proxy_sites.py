@@ -1,0 +1,120 @@
+"""Several sites on one host, each with its own settings, and faults.
+
+Runs after test_nginx_proxy.py. The converge applied three sites:
+example.test (10m bodies, gzip), secure.test (HTTPS, 2m bodies, no gzip)
+and other.test on port 8081; the idempotence step proved they converge to
+no change.
+"""
+
+import json
+import os
+import uuid
+from pathlib import Path
+
+SCENARIO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+CONVERGE = SCENARIO / "converge.yml"
+CURL_TLS = "--cacert /usr/local/share/flaskops-test-ca.crt --resolve secure.test:443:127.0.0.1"
+MANAGED = ["/etc/nginx/nginx.conf", "/etc/nginx/sites-available/example.test.conf",
+           "/etc/nginx/sites-available/secure.test.conf", "/etc/nginx/sites-available/other.test.conf",
+           "/etc/nginx/conf.d/flaskops-catchall-80.conf", "/etc/nginx/conf.d/flaskops-catchall-8081.conf",
+           "/etc/nginx/conf.d/flaskops-catchall-tls-443.conf"]
+
+
+def backend_saw(host, path):
+    log = host.check_output("journalctl --unit echo-backend.service --no-pager --output cat")
+    return f"request {path}" in log
+
+
+def post(host, url, host_header, size, *options):
+    """POST SIZE bytes: (HTTP status, body)."""
+    result = host.run(
+        f"head -c {size} /dev/zero | curl --silent --max-time 20 --output /tmp/post.out "
+        f"--write-out '%{{http_code}}' --header 'Host: {host_header}' "
+        f"--header 'Content-Type: application/octet-stream' --data-binary @- {' '.join(options)} '{url}'")
+    return int(result.stdout or 0), host.file("/tmp/post.out").content_string
+
+
+def test_each_site_keeps_its_own_body_limit(host):
+    path = f"/upload-{uuid.uuid4().hex}"
+    status, body = post(host, f"http://127.0.0.1{path}", "example.test", 5 * 1024 * 1024)
+    assert status == 200 and json.loads(body)["received"] == 5 * 1024 * 1024
+    # Over secure.test's 2m: refused by nginx, never seen by the application.
+    refused = f"/upload-{uuid.uuid4().hex}"
+    status, _ = post(host, f"https://secure.test{refused}", "secure.test", 3 * 1024 * 1024, CURL_TLS)
+    assert status == 413
+    assert backend_saw(host, path) and not backend_saw(host, refused)
+
+
+def test_each_site_keeps_its_own_compression(host):
+    def encoding(url, name, *options):
+        return host.check_output(
+            f"curl --silent --output /dev/null --dump-header - --header 'Host: {name}' "
+            f"--header 'Accept-Encoding: gzip' {' '.join(options)} '{url}' | tr -d '\\r' "
+            "| sed -n 's/^[Cc]ontent-[Ee]ncoding: //p'")
+    assert encoding(f"http://127.0.0.1/{'x' * 400}", "example.test") == "gzip"
+    assert encoding(f"https://secure.test/{'x' * 400}", "secure.test", CURL_TLS) == ""
+
+
+def test_the_shared_main_configuration_holds_no_site_setting(host):
+    main = host.file("/etc/nginx/nginx.conf").content_string
+    assert "client_max_body_size 1m;" in main and "gzip" not in main
+    assert "client_max_body_size 2m;" in host.file("/etc/nginx/sites-available/secure.test.conf").content_string
+    assert "client_body_timeout 12s;" in host.file("/etc/nginx/sites-available/other.test.conf").content_string
+
+
+def test_a_site_on_another_port_has_a_catch_all_of_its_own(host, http_get):
+    assert http_get("http://127.0.0.1:8081/", "other.test").status == 200
+    for port in (80, 8081):
+        path = f"/unknown-{uuid.uuid4().hex}"
+        assert http_get(f"http://127.0.0.1:{port}{path}", "attacker.invalid").rc == 52
+        assert not backend_saw(host, path)
+    assert not host.file("/etc/nginx/conf.d/flaskops-catchall.conf").exists
+
+
+def test_nginx_killed_is_started_again(fleet, recovery_time, record):
+    for name, host in fleet.items():
+        master = host.check_output("systemctl show --property MainPID --value nginx")
+        host.run_expect([0], f"kill -KILL {master}")
+        seconds = recovery_time(host, "curl --silent --fail --max-time 1 --header 'Host: example.test' "
+                                      "--output /dev/null http://127.0.0.1/")
+        record("nginx master killed (SIGKILL): seconds until it answers again", name, seconds=seconds)
+        assert host.check_output("systemctl show --property MainPID --value nginx") != master
+        assert host.check_output("systemctl is-active nginx") == "active"
+
+
+def test_a_static_folder_holding_code_is_refused(fleet, run_playbook_on_fleet):
+    before = {name: {path: host.file(path).sha256sum for path in MANAGED} for name, host in fleet.items()}
+    for host in fleet.values():
+        host.run_expect([0], "touch /srv/secure/current/pyproject.toml")
+    try:
+        run = run_playbook_on_fleet(CONVERGE, "-e", json.dumps({"nginx_proxy_static_dir": "/srv/secure/current"}))
+    finally:
+        for host in fleet.values():
+            host.run("rm -f /srv/secure/current/pyproject.toml")
+    assert run.rc != 0
+    assert 'nginx_proxy_static_dir "/srv/secure/current" holds pyproject.toml' in run.output, run.output[-2000:]
+    assert set(run.changed.values()) == {0}, run.output[-2000:]
+    for name, host in fleet.items():
+        assert {path: host.file(path).sha256sum for path in MANAGED} == before[name]
+
+
+def test_keeping_the_distribution_default_site_works(fleet, run_playbook_on_fleet):
+    for host in fleet.values():
+        host.run_expect([0], "ln -sfn /etc/nginx/sites-available/default /etc/nginx/sites-enabled/default")
+    run = run_playbook_on_fleet(SCENARIO / "keep-default.yml")
+    assert run.rc == 0, run.output[-3000:]
+    for host in fleet.values():
+        assert host.run("nginx -t").rc == 0
+        assert host.file("/etc/nginx/sites-enabled/default").exists
+        # The default site answers unknown names on its port, as kept;
+        # the site still answers its own.
+        assert host.run("curl --silent --fail --output /dev/null --header 'Host: unknown.invalid' "
+                        "http://127.0.0.1/").rc == 0
+        assert host.run("curl --silent --fail --output /dev/null --header 'Host: example.test' "
+                        "http://127.0.0.1/").rc == 0
+
+    again = run_playbook_on_fleet(CONVERGE)
+    assert again.rc == 0, again.output[-3000:]
+    for host in fleet.values():
+        assert not host.file("/etc/nginx/sites-enabled/default").exists
+        assert host.run("curl --silent --max-time 2 --header 'Host: unknown.invalid' http://127.0.0.1/").rc == 52
