@@ -8,12 +8,18 @@
 #                 v1 (tag)         the example as it is
 #                 v2 (tag)         a code-only change (requirements untouched)
 #                 v3 (tag), main   another code-only change
-#                 broken-import    v3 plus a module that raises on import
-#                 health-500       v3 whose /healthz answers 500
+#                 broken-import    v3 plus a module that raises on import,
+#                                  quoting SECRET_KEY in its error
+#                 tracked-instance v3 with instance/.gitkeep in the repository
+#                 health-500       v3 whose /healthz answers 500, quoting
+#                                  SECRET_KEY in its answer
 #                 fails-as-service v3 whose /healthz answers 500 only when it
 #                                  runs as hello.service (it passes a gate
 #                                  that runs it as another unit)
 #   notes.bundle  examples/notes (pyproject.toml, factory, database), main = v1
+#                 src-layout       the package moved to src/notes: installed
+#                                  into the virtualenv, Flask's instance
+#                                  folder is there too
 #
 # usage: make-app-repo.sh   (prints the folder holding the bundles)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -58,7 +64,8 @@ for n in 2 3; do
   git -C "$work/hello" tag "v$n"
 done
 git -C "$work/hello" switch --quiet --create broken-import
-printf 'raise RuntimeError("this release is broken on purpose")\n' >"$work/hello/broken.py"
+printf 'import os\n\nraise RuntimeError("this release is broken on purpose; SECRET_KEY=" + os.environ.get("SECRET_KEY", ""))\n' \
+  >"$work/hello/broken.py"
 printf '\nimport broken  # noqa: E402,F401\n' >>"$work/hello/hello.py"
 commit "$work/hello" 4 "hello: a release that cannot be imported"
 
@@ -67,7 +74,8 @@ cat >>"$work/hello/hello.py" <<'PY'
 
 
 def broken_health():
-    return jsonify(status="broken on purpose"), 500
+    import os
+    return jsonify(status="broken on purpose", secret=os.environ.get("SECRET_KEY", "")), 500
 
 
 app.view_functions["healthz"] = broken_health
@@ -89,10 +97,21 @@ def health_unless_the_service():
 app.view_functions["healthz"] = health_unless_the_service
 PY
 commit "$work/hello" 6 "hello: a release that fails only as the service"
+
+git -C "$work/hello" switch --quiet --create tracked-instance main
+mkdir -p "$work/hello/instance"
+: >"$work/hello/instance/.gitkeep"
+commit "$work/hello" 7 "hello: track the instance folder"
 git -C "$work/hello" switch --quiet main
 bundle hello
 
 start notes
+git -C "$work/notes" switch --quiet --create src-layout
+mkdir -p "$work/notes/src"
+git -C "$work/notes" mv notes src/notes
+sed -i 's/^packages = \["notes"\]$/package-dir = {"" = "src"}\npackages = ["notes"]/' "$work/notes/pyproject.toml"
+commit "$work/notes" 2 "notes: src layout"
+git -C "$work/notes" switch --quiet main
 bundle notes
 
 printf '%s\n' "$out"

@@ -132,6 +132,37 @@ def test_check_fails_with_the_traceback_of_an_app_that_does_not_import(tmp_path)
     assert "broken on purpose" in result.stderr
 
 
+def instance_app(tmp_path, instance_path):
+    """An app object with Flask's instance_path attribute, and a shared folder."""
+    shared = tmp_path / "shared" / "instance"
+    shared.mkdir(parents=True)
+    (tmp_path / "instance").symlink_to(shared)
+    (tmp_path / "app.py").write_text(
+        "class App:\n"
+        f"    instance_path = {str(instance_path).replace('TMP', str(tmp_path))!r}\n"
+        "    def __call__(self, environ, start_response):\n"
+        "        return []\n"
+        "app = App()\n")
+    (tmp_path / "app.env").write_text("")
+    return shared
+
+
+def test_check_accepts_an_instance_folder_that_is_the_shared_one(tmp_path):
+    shared = instance_app(tmp_path, "TMP/instance")
+    result = run("check", str(tmp_path / "app.env"), "app:app", str(shared), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_check_refuses_an_instance_folder_inside_the_virtualenv(tmp_path):
+    """A src-layout package installed into the venv: Flask's instance folder
+    is <venv>/var/<name>-instance, inside the release."""
+    shared = instance_app(tmp_path, "TMP/.venv/var/app-instance")
+    result = run("check", str(tmp_path / "app.env"), "app:app", str(shared), cwd=tmp_path)
+    assert result.returncode != 0
+    assert f"instance folder is {tmp_path}/.venv/var/app-instance, not the shared {shared}" in result.stderr
+    assert "FLASK_INSTANCE_PATH" in result.stderr
+
+
 def test_run_puts_the_virtualenv_first_in_path(tmp_path):
     (tmp_path / "app.env").write_text('GREETING="hello there"\n')
     result = run("run", str(tmp_path / "app.env"),

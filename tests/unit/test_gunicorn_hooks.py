@@ -325,3 +325,22 @@ def test_the_state_of_the_host_in_one_answer(tmp_path):
     # Without a release asked for, the live one is the release.
     del request["release"]
     assert hooks.host_state(request, systemctl=str(systemctl))["release_is_dir"] is True
+
+
+def test_units_the_role_did_not_write_are_found(tmp_path):
+    etc, vendor = tmp_path / "etc", tmp_path / "lib"
+    etc.mkdir()
+    vendor.mkdir()
+    (vendor / "ssh.service").write_text("[Unit]\nDescription=OpenBSD Secure Shell server\n")
+    (etc / "cron.service").write_text("[Unit]\nDescription=an administrator's own unit\n")
+    (etc / "mask.service").symlink_to("/dev/null")
+    (etc / "hello.service").write_text(f"{hooks.UNIT_MARKER}hello\n[Unit]\n")
+    (etc / "hello.socket").write_text(f"{hooks.UNIT_MARKER}hello\n[Unit]\n")
+    folders = (str(etc), str(vendor))
+    names = ["ssh.service", "cron.service", "mask.service", "hello.service", "hello.socket", "new.service"]
+    assert hooks.foreign_units(names, folders) == [
+        str(vendor / "ssh.service"), str(etc / "cron.service"), str(etc / "mask.service")]
+    # Our own unit over a distribution's (written before the check existed)
+    # is still refused: the distribution's unit is what it replaces.
+    (vendor / "hello.service").write_text("[Unit]\n")
+    assert hooks.foreign_units(["hello.service"], folders) == [str(vendor / "hello.service")]

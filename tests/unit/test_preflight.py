@@ -8,6 +8,7 @@ fail with a message that names the offending variable.
 import json
 import os
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -85,6 +86,32 @@ BAD = [
                      "nginx_proxy_acme_email": "ops@example.com",
                      "nginx_proxy_acme_directory": "http://acme.example.com/dir"}, "nginx_proxy_acme_directory"),
     ("gunicorn", {"gunicorn_allowed_clients": ["10.0.0.10", "10.0.0.0/24; accept"]}, "gunicorn_allowed_clients"),
+    # Roots and paths the sandbox hides, or that belong to the system.
+    ("flask_app", {"flask_app_root": "/tmp"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/tmp/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/var/tmp/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/home/deploy/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/root/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/run/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/usr/lib/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/etc/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/var/lib/"}, "flask_app_root"),
+    ("flask_app", {"flask_app_root": "/srv/./hello"}, "flask_app_root"),
+    ("gunicorn", {"gunicorn_bind": "unix:/tmp/hello.sock"}, "gunicorn_bind"),
+    ("gunicorn", {"gunicorn_app_dir": "/home/deploy/hello/current"}, "gunicorn_app_dir"),
+    ("gunicorn", {"gunicorn_read_write_paths": ["/srv/hello/shared", "/tmp/uploads"]}, "gunicorn_read_write_paths"),
+    ("nginx_proxy", {"nginx_proxy_static_dir": "/"}, "nginx_proxy_static_dir"),
+    ("nginx_proxy", {"nginx_proxy_static_dir": "/etc/nginx"}, "nginx_proxy_static_dir"),
+    ("nginx_proxy", {"nginx_proxy_static_dir": "/srv"}, "nginx_proxy_static_dir"),
+    ("nginx_proxy", {"nginx_proxy_static_dir": "/home/deploy/static"}, "nginx_proxy_static_dir"),
+    ("nginx_proxy", {"nginx_proxy_static_dir": "/srv/hello/current/.git"}, "nginx_proxy_static_dir"),
+    # https credentials.
+    ("flask_app", {"flask_app_repo_token": "two words"}, "flask_app_repo_token"),
+    ("flask_app", {"flask_app_repo": "ssh://git@example.invalid/hello.git", "flask_app_repo_token": "t0ken"},
+     "flask_app_repo_token"),
+    ("flask_app", {"flask_app_repo": "https://u:p4ss@example.invalid/hello.git", "flask_app_repo_token": "t0ken"},
+     "flask_app_repo_token"),
+    ("flask_app", {"flask_app_repo_token": "t0ken", "flask_app_repo_token_user": "a:b"}, "flask_app_repo_token_user"),
     ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_forwarded_allow_ips": ["10.0.0.10"]},
      "gunicorn_allowed_clients"),
 ]
@@ -104,7 +131,8 @@ def run_role(tmp_path, role, variables, tasks_from="main"):
                 tasks_from: {tasks_from}
         """))
     extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(variables))
+    # Modules run with this interpreter: no discovery on the test machine.
+    extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
     return subprocess.run(
         ["ansible-playbook", "--check", "-i", "localhost,", "-e", f"@{extra}", str(playbook)],
@@ -144,3 +172,15 @@ ALSO_VALID = [
 def test_valid_input_passes_the_preflight(tmp_path, role, extra):
     result = run_role(tmp_path, role, {**VALID[role], **extra}, tasks_from="preflight")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_credentials_in_the_repository_url_are_never_shown(tmp_path):
+    """A refused run quotes the URL without its user name and password."""
+    secret = "ghp_n0t-a-real-t0ken-but-secret"
+    result = run_role(tmp_path, "flask_app", {
+        **VALID["flask_app"], "flask_app_repo": f"https://deploy:{secret}@git.example.invalid/hello.git",
+        "flask_app_version": "-x"})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "flask_app_version" in output, output
+    assert "https://git.example.invalid/hello.git" in output, output
+    assert secret not in output and "deploy:" not in output, output

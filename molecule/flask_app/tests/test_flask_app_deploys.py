@@ -5,7 +5,10 @@ role on its own: it switches by itself) against all hosts in one run, then
 checks each host. In order: v1 (code only, from the wheelhouse), v2
 (pruning), v2 again (no change), a branch that does not exist, a release
 that does not import, a failing pre-switch command with a new environment,
-pre-switch commands that succeed, a wrong git host key, new extra packages.
+pre-switch commands that succeed, a wrong git host key, new extra packages,
+a user and group of something else, a repository tracking instance/, an
+https-style repository with credentials in the URL or as a token (served
+by prepare.yml over HTTP), and a -vvv --diff run that must show no secret.
 """
 
 import json
@@ -94,7 +97,9 @@ def test_a_missing_version_fails_and_leaves_release_and_settings_alone(
 def test_a_release_that_does_not_import_never_goes_live(fleet, commit, run_playbook_on_fleet):
     run = deploy(run_playbook_on_fleet, flask_app_version="broken-import", flask_app_keep_releases=2)
     assert run.rc != 0
-    assert "this release is broken on purpose" in run.output
+    # Its error quotes SECRET_KEY: shown masked.
+    assert "this release is broken on purpose; SECRET_KEY=********" in run.output, run.output[-3000:]
+    assert SECRET not in run.output
     assert f"current still points at {ROOT}/releases/{commit('v2')}" in run.output
     for host in fleet.values():
         assert live(host) == f"{ROOT}/releases/{commit('v2')}"
@@ -106,9 +111,10 @@ def test_a_failing_pre_switch_command_stops_the_deploy(fleet, commit, run_playbo
     run = deploy(run_playbook_on_fleet, flask_app_version="v3", flask_app_keep_releases=2,
                  flask_app_env={"HELLO_TRUSTED_HOPS": "1", "NEW_SETTING": "with-v3"},
                  flask_app_pre_switch_commands=[
-                     "python -c 'import sys; sys.exit(\"migration failed: no database\")'"])
+                     "python -c 'import os, sys; sys.exit(\"migration failed: no database \" + os.environ[\"SECRET_KEY\"])'"])
     assert run.rc != 0
-    assert "migration failed: no database" in run.output
+    assert "migration failed: no database ********" in run.output, run.output[-3000:]
+    assert SECRET not in run.output
     for name, host in fleet.items():
         assert live(host) == f"{ROOT}/releases/{commit('v2')}"
         assert commit("v3") not in releases(host)
@@ -165,3 +171,91 @@ def test_new_extra_packages_upgrade_the_live_venv_in_place(fleet, commit, run_pl
                          "'import six, hello, gunicorn; print(hello.RELEASE)'")
         assert check.rc == 0, check.stderr
         assert check.stdout.strip() == "v3"
+
+
+def test_a_user_or_group_of_something_else_is_refused(fleet, commit, run_playbook_on_fleet):
+    accounts = {name: host.check_output("getent passwd www-data backup; getent group www-data backup")
+                for name, host in fleet.items()}
+    for variables, variable in (({"flask_app_user": "www-data"}, "flask_app_user"),
+                                ({"flask_app_group": "backup"}, "flask_app_group")):
+        run = deploy(run_playbook_on_fleet, flask_app_version="v3", flask_app_keep_releases=2, **variables)
+        assert run.rc != 0
+        assert f'{variable} "{next(iter(variables.values()))}" exists and is not' in run.output, run.output[-3000:]
+        assert set(run.changed.values()) == {0}, run.output[-3000:]
+    for name, host in fleet.items():
+        assert host.check_output("getent passwd www-data backup; getent group www-data backup") == accounts[name]
+        assert live(host) == f"{ROOT}/releases/{commit('v3')}"
+
+
+def test_a_repository_that_tracks_the_instance_folder_deploys_with_the_shared_one(
+        fleet, commit, run_playbook_on_fleet):
+    release = f"{ROOT}/releases/{commit('tracked-instance')}"
+    kept = f"{ROOT}/shared/instance/kept-across-releases"
+    for host in fleet.values():
+        host.run_expect([0], f"echo data > {kept}")
+    run = deploy(run_playbook_on_fleet, flask_app_version="tracked-instance", flask_app_keep_releases=2)
+    assert run.rc == 0, run.output[-3000:]
+    for host in fleet.values():
+        assert live(host) == release
+        assert host.file(f"{release}/instance").is_symlink
+        assert host.file(f"{release}/instance").linked_to == f"{ROOT}/shared/instance"
+        assert host.file(kept).content_string == "data\n"
+    again = deploy(run_playbook_on_fleet, flask_app_version="tracked-instance", flask_app_keep_releases=2)
+    assert again.rc == 0 and set(again.changed.values()) == {0}, again.output[-3000:]
+
+
+HTTP_REPO = "http://127.0.0.1:8418/hello.git"
+TOKEN = "flaskops-test-token-8418"  # what prepare.yml's git server wants
+
+
+def test_credentials_in_the_repository_url_are_kept_root_only_and_never_shown(
+        fleet, commit, run_playbook_on_fleet):
+    run = run_playbook_on_fleet(HELLO, "-v", "-e", json.dumps({
+        "flask_app_version": "v3", "flask_app_keep_releases": 2,
+        "flask_app_repo": f"http://deploy:{TOKEN}@127.0.0.1:8418/hello.git"}))
+    assert run.rc == 0, run.output[-3000:]
+    assert TOKEN not in run.output
+    release = f"{ROOT}/releases/{commit('v3')}"
+    for host in fleet.values():
+        assert live(host) == release
+        assert TOKEN not in host.file(f"{release}/.git/config").content_string
+        assert f'url = {HTTP_REPO}' in host.file(f"{release}/.git/config").content_string
+        git_dir = host.file(f"{release}/.git")
+        assert (git_dir.user, git_dir.mode) == ("root", 0o700)
+        credentials = host.file("/etc/flaskops/hello/git-credentials")
+        assert (credentials.user, credentials.mode) == ("root", 0o600)
+        assert TOKEN in credentials.content_string
+
+    wrong = run_playbook_on_fleet(HELLO, "-e", json.dumps({
+        "flask_app_version": "v3", "flask_app_repo": HTTP_REPO, "flask_app_repo_token": "wrong-token-value",
+        "flask_app_repo_token_user": "deploy"}))
+    assert wrong.rc != 0
+    assert f'git cannot read flask_app_repo "{HTTP_REPO}"' in wrong.output, wrong.output[-3000:]
+    assert "wrong-token-value" not in wrong.output
+
+
+def test_a_token_and_secrets_never_show_even_at_vvv_with_diff(fleet, commit, run_playbook_on_fleet):
+    rotated = "rotated-molecule-secret-value"
+    run = run_playbook_on_fleet(HELLO, "-vvv", "--diff", "-e", json.dumps({
+        "flask_app_version": "v3", "flask_app_keep_releases": 2, "flask_app_repo": HTTP_REPO,
+        "flask_app_repo_token": TOKEN, "flask_app_repo_token_user": "deploy",
+        "flask_app_secret_env": {"SECRET_KEY": rotated}}))
+    assert run.rc == 0, run.output[-3000:]
+    for secret in (TOKEN, rotated, SECRET):
+        assert secret not in run.output
+    for host in fleet.values():
+        assert f'SECRET_KEY="{rotated}"' in host.file(f"{ROOT}/shared/hello.env").content_string
+        assert host.file("/etc/flaskops/hello/git-credentials").mode == 0o600
+
+
+def test_a_package_whose_instance_folder_is_in_the_virtualenv_is_refused(fleet, run_playbook_on_fleet):
+    """notes in a src/ layout: installed into the venv, where Flask then puts
+    its instance folder; its database would be lost with the release."""
+    notes = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "notes.yml"
+    before = {name: host.file("/srv/notes/current").linked_to for name, host in fleet.items()}
+    run = run_playbook_on_fleet(notes, "-e", json.dumps({"flask_app_version": "src-layout"}))
+    assert run.rc != 0
+    assert "/.venv/var/notes-instance, not the shared /srv/notes/shared/instance" in run.output, run.output[-3000:]
+    assert "FLASK_INSTANCE_PATH" in run.output
+    for name, host in fleet.items():
+        assert host.file("/srv/notes/current").linked_to == before[name]

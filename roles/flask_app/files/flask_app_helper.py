@@ -2,11 +2,13 @@
 
 The role runs it with ``python3 -c`` (nothing is installed on the host):
 
-check ENV_FILE TARGET
+check ENV_FILE TARGET [INSTANCE]
     With a release's virtualenv python, as the application user, in the
     release: load the application's environment file, then the WSGI target
     the way gunicorn names it ("module:attribute" or "module:factory(literal
     args)"). Secrets are read from the file, never put on a command line.
+    With INSTANCE (the shared instance folder), a Flask application's
+    instance_path must be that folder and writable.
 run ENV_FILE COMMAND
     As above, then run COMMAND (split like a shell, run without one) with the
     virtualenv first in PATH: a pre-switch command.
@@ -66,6 +68,23 @@ def load_wsgi(target):
     if not callable(application):
         raise SystemExit(f"{target} is not a WSGI callable")
     return application
+
+
+def check_instance_path(application, shared):
+    """A Flask application's instance folder must be the shared one."""
+    path = getattr(application, "instance_path", None)
+    if not isinstance(path, str):
+        return
+    if os.path.realpath(path) != os.path.realpath(shared):
+        raise SystemExit(
+            f"The application's instance folder is {path}, not the shared {shared}. Flask puts it "
+            "there for a package installed into the virtualenv (a src/ layout, Poetry, hatch), so "
+            "its data would live in the release and be lost with it. Give the application its "
+            "folder, e.g. Flask(__name__, instance_path=os.environ[\"FLASK_INSTANCE_PATH\"]) with "
+            f"flask_app_env FLASK_INSTANCE_PATH={shared}; or, if it keeps no data there, drop "
+            "'instance' from flask_app_shared_dirs.")
+    if not os.access(shared, os.W_OK):
+        raise SystemExit(f"The shared instance folder {shared} is not writable by the application user.")
 
 
 def run_command(command):
@@ -174,11 +193,13 @@ def describe_releases(root, keep, rollback_to=""):
 
 def main(argv):
     mode = argv[1] if len(argv) > 1 else ""
-    if mode in ("check", "run") and len(argv) == 4:
+    if (mode == "check" and len(argv) in (4, 5)) or (mode == "run" and len(argv) == 4):
         os.environ.update(read_env_file(argv[2]))
         if mode == "run":
             run_command(argv[3])
         application = load_wsgi(argv[3])
+        if len(argv) == 5 and argv[4]:
+            check_instance_path(application, argv[4])
         print(f"{argv[3]} loads: {type(application).__name__}")
         return 0
     if mode == "build-requires" and len(argv) == 3:

@@ -41,6 +41,11 @@ folder, the SHA-256 of the files the service runs with, the record of what
 it was last started with, whether its user and group exist, and whether
 its units are active and enabled.
 
+**Names that are not ours** (``foreign UNITS``, UNITS a JSON list): the unit
+files of those names the role did not write, a distribution's or the
+administrator's, which a unit of the role would replace. The role's own
+units carry the line ``# flaskops.stack.gunicorn: <name>``.
+
 Both sides meet in ``$RUNTIME_DIRECTORY`` (/run/gunicorn-<name>, mode 0700,
 the service user's): ``env.<pid>`` (the reload's environment for the
 successor of <pid>), ``successor.<pid>`` (that successor's PID),
@@ -422,12 +427,37 @@ def host_state(request, systemctl="systemctl"):
     }
 
 
+UNIT_FOLDERS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
+                "/usr/lib/systemd/system", "/lib/systemd/system")
+UNIT_MARKER = "# flaskops.stack.gunicorn: "
+
+
+def foreign_units(units, folders=UNIT_FOLDERS):
+    """The unit files named UNITS that the role did not write (paths)."""
+    found = []
+    for unit in units:
+        for folder in folders:
+            path = os.path.join(folder, unit)
+            if not os.path.lexists(path):
+                continue
+            if folder == folders[0] and os.path.isfile(path) and not os.path.islink(path):
+                with open(path, encoding="utf-8", errors="replace") as handle:
+                    if UNIT_MARKER in handle.read():
+                        continue
+            if os.path.realpath(path) not in map(os.path.realpath, found):
+                found.append(path)
+    return found
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "state":
         print(json.dumps(host_state(json.loads(argv[2])), sort_keys=True))
         return 0
+    if len(argv) == 3 and argv[1] == "foreign":
+        print(json.dumps(foreign_units(json.loads(argv[2]))))
+        return 0
     if len(argv) != 4 or argv[1] != "reload" or not argv[2].isdigit():
-        print(f"usage: {argv[0]} reload MAINPID TIMEOUT | state REQUEST", file=sys.stderr)
+        print(f"usage: {argv[0]} reload MAINPID TIMEOUT | state REQUEST | foreign UNITS", file=sys.stderr)
         return 2
     folder = runtime_directory()
     if folder is None:
