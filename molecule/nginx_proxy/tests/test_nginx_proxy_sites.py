@@ -8,6 +8,7 @@ no change.
 
 import json
 import os
+import time
 import uuid
 from pathlib import Path
 
@@ -69,6 +70,62 @@ def test_a_site_on_another_port_has_a_catch_all_of_its_own(host, http_get):
         assert http_get(f"http://127.0.0.1:{port}{path}", "attacker.invalid").rc == 52
         assert not backend_saw(host, path)
     assert not host.file("/etc/nginx/conf.d/flaskops-catchall.conf").exists
+
+
+SLOW_CLIENT = """
+import json, socket, sys, time
+port, request = int(sys.argv[1]), sys.argv[2].encode().decode("unicode_escape").encode()
+client = socket.create_connection(("127.0.0.1", port))
+started = time.monotonic()
+client.sendall(request)
+client.settimeout(60)
+answer = b""
+try:
+    while chunk := client.recv(4096):
+        answer += chunk
+except OSError:
+    pass
+print(json.dumps({"seconds": round(time.monotonic() - started, 1), "answer": answer[:12].decode()}))
+"""
+
+
+def test_slow_clients_are_cut_off_by_the_header_and_body_timeouts(fleet, record):
+    """A client that never finishes its headers (the catch-all's 15 s), or
+    its body (other.test's 12 s): nginx ends both, the app sees neither."""
+    path = f"/slow-body-{uuid.uuid4().hex}"
+    slow = {"header": (80, "GET / HTTP/1.1\\r\\nHost: example.test\\r\\n"),
+            "body": (8081, f"POST {path} HTTP/1.1\\r\\nHost: other.test\\r\\nContent-Length: 1000\\r\\n\\r\\n0123456789")}
+    for host in fleet.values():
+        host.run_expect([0], f"cat > /tmp/slow_client.py <<'EOF'\n{SLOW_CLIENT}\nEOF")
+        for kind, (port, request) in slow.items():
+            host.run(f"nohup python3 /tmp/slow_client.py {port} '{request}' > /tmp/slow-{kind}.json 2>&1 &")
+    time.sleep(17)
+    for name, host in fleet.items():
+        for kind, limit in (("header", 15), ("body", 12)):
+            result = json.loads(host.check_output(f"cat /tmp/slow-{kind}.json"))
+            record(f"slow client ({kind} never finished): seconds until nginx ended it", name,
+                   seconds=result["seconds"])
+            assert limit - 1 <= result["seconds"] <= limit + 2, result
+        assert not backend_saw(host, path)
+
+
+def test_path_traversal_under_the_static_location_never_leaves_it(fleet):
+    """The static folder's parent holds code: no spelling of .. reaches it."""
+    secret = f"code-{uuid.uuid4().hex}"
+    for host in fleet.values():
+        host.run_expect([0], f"echo {secret} > /srv/secure/current/app.py")
+    paths = ["/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py",
+             "/static..%2fapp.py", "/static/..%252fapp.py", "/static//../app.py", "/static/sub/../../app.py",
+             "/static/%2e%2e%5capp.py", "/static/.%2e/app.py"]
+    try:
+        for host in fleet.values():
+            for path in paths:
+                body = host.run(f"curl --silent --path-as-is --max-time 5 {CURL_TLS} "
+                                f"'https://secure.test{path}'").stdout
+                assert secret not in body, path
+    finally:
+        for host in fleet.values():
+            host.run("rm -f /srv/secure/current/app.py")
 
 
 def test_nginx_killed_is_started_again(fleet, recovery_time, record):
