@@ -24,7 +24,7 @@ export XDG_CACHE_HOME := $(STATE)/cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEMO_SSH_PORT DEMO_HTTP_PORT DEMO_SUITE
 
-.PHONY: help venv collection testbed lint unit molecule test demo demo-down clean
+.PHONY: help venv oldest collection testbed lint unit molecule test demo demo-down clean
 
 help:
 	@echo "make demo       deploy the example app to a local container and show it through nginx"
@@ -39,6 +39,17 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# The oldest supported ansible-core, beside the toolchain's (see
+# requirements-oldest.txt).
+OLDEST := $(STATE)/ansible-oldest
+$(OLDEST)/.installed: requirements-oldest.txt
+	$(PYTHON) -m venv $(OLDEST)
+	$(OLDEST)/bin/pip install --quiet --upgrade pip
+	$(OLDEST)/bin/pip install --quiet -r requirements-oldest.txt
+	touch $@
+
+oldest: $(OLDEST)/.installed
 
 # The checkout is importable as the collection flaskops.stack.
 collection:
@@ -56,7 +67,7 @@ lint: venv collection
 unit: venv collection
 	pytest -q -n auto tests/unit
 
-molecule: venv testbed
+molecule: venv oldest testbed
 	testbed/run-scenarios.sh $(SCENARIOS)
 
 test: lint unit molecule

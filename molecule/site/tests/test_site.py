@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import urllib.request
 from pathlib import Path
@@ -99,3 +100,23 @@ def test_static_files_come_from_the_live_release_through_nginx_alone(host, http_
     # nginx's expiry: Flask would answer the same file with "no-cache".
     assert response.headers["cache-control"] == "max-age=604800"
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_the_oldest_supported_ansible_core_changes_nothing_on_the_converged_hosts(fleet):
+    """meta/runtime.yml claims ansible-core 2.16: run the side effect's play
+    again with it (make installs it in .testbed/ansible-oldest). Rendering
+    every file the same way, it changes nothing and restarts nothing."""
+    oldest = PROJECT / ".testbed" / "ansible-oldest" / "bin" / "ansible-playbook"
+    pids = {name: host.check_output("systemctl show --property MainPID --value hello.service")
+            for name, host in fleet.items()}
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
+    result = subprocess.run(
+        [str(oldest), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
+         str(Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "side_effect.yml")],
+        capture_output=True, text=True, timeout=900, env=env)
+    output = result.stdout + result.stderr
+    assert "[core 2.16." in subprocess.check_output([str(oldest), "--version"], text=True)
+    assert result.returncode == 0, output[-3000:]
+    for name, host in fleet.items():
+        assert re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=0\s", output, re.M), output[-3000:]
+        assert host.check_output("systemctl show --property MainPID --value hello.service") == pids[name]

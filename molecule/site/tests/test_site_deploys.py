@@ -140,6 +140,10 @@ def test_a_bad_release_is_refused_before_anything_live_changes(
     assert_no_request_failed(requests())
     assert run.rc != 0
     assert said in run.output, run.output[-3000:]
+    # Both releases quote SECRET_KEY (in the answer, in the traceback): the
+    # play shows where, never what.
+    assert SECRETS["SECRET_KEY"] not in run.output
+    assert "********" in run.output, run.output[-3000:]
     assert states(fleet) == before
     for host in fleet.values():
         assert not host.file(f"{ENV_FILE}.staged").exists
