@@ -259,3 +259,36 @@ def test_a_package_whose_instance_folder_is_in_the_virtualenv_is_refused(fleet, 
     assert "FLASK_INSTANCE_PATH" in run.output
     for name, host in fleet.items():
         assert host.file("/srv/notes/current").linked_to == before[name]
+
+
+def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
+        fleet, commit, run_playbook_on_fleet, record):
+    """A copy of hello ("full") on a 64 MB file system of its own, filled up
+    before v2's deploy: the deploy fails, v1 stays live and whole; with room
+    again, the next run deploys v2."""
+    full = {"flask_app_name": "full", "flask_app_root": "/srv/full", "flask_app_keep_releases": 2}
+    for host in fleet.values():
+        host.run_expect([0], "mkdir -p /srv/full && mount -t tmpfs -o size=64m,mode=0755 tmpfs /srv/full")
+    first = deploy(run_playbook_on_fleet, flask_app_version="v1", **full)
+    assert first.rc == 0, first.output[-3000:]
+    for host in fleet.values():
+        free = int(host.check_output("df --output=avail -B1 /srv/full | tail -n 1"))
+        host.run_expect([0], f"fallocate -l {free - 256 * 1024} /srv/full/filler")
+
+    failed = deploy(run_playbook_on_fleet, flask_app_version="v2", **full)
+
+    assert failed.rc != 0
+    assert "No space left on device" in failed.output, failed.output[-3000:]
+    for name, host in fleet.items():
+        assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v1')}"
+        assert not host.file(f"/srv/full/releases/{commit('v2')}").exists
+        check = host.run("cd /srv/full/current && sudo -u full .venv/bin/python -c 'import hello; print(hello.RELEASE)'")
+        assert check.stdout.strip() == "v1", check.stderr
+        record("disk full during a deploy: the live release stays whole and serving", name,
+               failed_run_rc=failed.rc, live="v1")
+        host.run_expect([0], "rm /srv/full/filler")
+
+    again = deploy(run_playbook_on_fleet, flask_app_version="v2", **full)
+    assert again.rc == 0, again.output[-3000:]
+    for host in fleet.values():
+        assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v2')}"
