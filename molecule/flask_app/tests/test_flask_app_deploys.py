@@ -264,8 +264,9 @@ def test_a_package_whose_instance_folder_is_in_the_virtualenv_is_refused(fleet, 
 def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
         fleet, commit, run_playbook_on_fleet, record):
     """A copy of hello ("full") on a 64 MB file system of its own, filled up
-    before v2's deploy: the deploy fails, v1 stays live and whole; with room
-    again, the next run deploys v2."""
+    before v2's deploy: building v2 fails (its virtualenv cannot be
+    written), v1 stays live and whole; with room again, the next run
+    deploys v2."""
     full = {"flask_app_name": "full", "flask_app_root": "/srv/full", "flask_app_keep_releases": 2}
     for host in fleet.values():
         host.run_expect([0], "mkdir -p /srv/full && mount -t tmpfs -o size=64m,mode=0755 tmpfs /srv/full")
@@ -278,7 +279,8 @@ def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
     failed = deploy(run_playbook_on_fleet, flask_app_version="v2", **full)
 
     assert failed.rc != 0
-    assert "No space left on device" in failed.output, failed.output[-3000:]
+    assert f"Release {commit('v2')} (v2) did not go live" in failed.output, failed.output[-3000:]
+    assert f"current still points at /srv/full/releases/{commit('v1')}" in failed.output
     for name, host in fleet.items():
         assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v1')}"
         assert not host.file(f"/srv/full/releases/{commit('v2')}").exists
