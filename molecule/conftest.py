@@ -252,3 +252,16 @@ def seconds_until_answered(host, command, timeout=30.0):
 def recovery_time():
     """seconds_until_answered, as a fixture."""
     return seconds_until_answered
+
+
+# The sandbox scores the roles promise (systemd-analyze security, 0 to 10).
+GUNICORN_EXPOSURE_TARGET = 2.0
+NGINX_EXPOSURE_TARGET = 5.0
+
+
+def exposure(host, unit):
+    """systemd-analyze's overall exposure score of UNIT on HOST (0 is best)."""
+    report = host.check_output(f"systemd-analyze security --no-pager {unit}")
+    found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", report)
+    assert found, report
+    return float(found.group(1))

@@ -6,14 +6,14 @@ hello_unix on a unix socket, each with its own units and configuration.
 
 import json
 import os
-import re
 import time
 from pathlib import Path
 
 import pytest
+from conftest import GUNICORN_EXPOSURE_TARGET, exposure
 
 CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
-EXPOSURE_TARGET = 2.0
+EXPOSURE_TARGET = GUNICORN_EXPOSURE_TARGET
 
 
 def main_pid(host, unit="hello.service"):
@@ -137,9 +137,8 @@ def test_the_gate_runs_in_the_services_sandbox_as_its_user(host):
 
 @pytest.mark.parametrize("unit", ["hello.service", "hello_unix.service"])
 def test_security_exposure_is_at_most_the_target(host, unit):
-    report = host.check_output(f"systemd-analyze security --no-pager {unit}")
-    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", report).group(1))
-    assert score <= EXPOSURE_TARGET, report
+    score = exposure(host, unit)
+    assert score <= EXPOSURE_TARGET, host.check_output(f"systemd-analyze security --no-pager {unit}")
 
 
 def test_sigkill_of_the_master_brings_the_service_back(host, recovery_time, record):

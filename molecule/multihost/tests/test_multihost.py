@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import GUNICORN_EXPOSURE_TARGET, NGINX_EXPOSURE_TARGET, exposure
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DEPLOY = PROJECT / "playbooks" / "deploy.yml"
@@ -76,6 +77,13 @@ def test_gunicorn_listens_on_the_private_address_only(fleet):
     for app in (APP1, APP2):
         listeners = fleet[app].check_output("ss -Htln 'sport = :8000'").split("\n")
         assert {line.split()[3] for line in listeners} == {f"{ADDRESS[app]}:8000"}
+
+
+def test_the_services_run_in_their_sandboxes_on_debian_12(fleet):
+    """The single-host gunicorn scenario scores the sandbox on Debian 13 only."""
+    for app in (APP1, APP2):
+        assert exposure(fleet[app], "hello.service") <= GUNICORN_EXPOSURE_TARGET
+    assert exposure(fleet[PROXY], "nginx.service") <= NGINX_EXPOSURE_TARGET
 
 
 def test_a_rolling_deploy_of_v2_loses_no_request(fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):

@@ -2,7 +2,6 @@
 
 import json
 import os
-import re
 import subprocess
 import uuid
 from pathlib import Path
@@ -91,7 +90,7 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "referrer-policy": "strict-origin-when-cross-origin",
 }
-EXPOSURE_TARGET = 5.0
+EXPOSURE_TARGET = NGINX_EXPOSURE_TARGET
 
 
 def https_get(http_get, path, host_name=SECURE, *options):
@@ -209,9 +208,8 @@ def test_nginx_runs_in_its_sandbox_within_the_exposure_target(host):
     assert host.file("/etc/systemd/system/nginx.service.d/flaskops-hardening.conf").exists
     bounding = host.check_output("systemctl show --property CapabilityBoundingSet --value nginx")
     assert "cap_sys_admin" not in bounding and "cap_net_bind_service" in bounding
-    report = host.check_output("systemd-analyze security --no-pager nginx.service")
-    score = float(re.search(r"Overall exposure level for \S+: ([0-9.]+)", report).group(1))
-    assert score <= EXPOSURE_TARGET, report
+    score = exposure(host, "nginx.service")
+    assert score <= EXPOSURE_TARGET, host.check_output("systemd-analyze security --no-pager nginx.service")
 
 
 def test_a_setting_nginx_refuses_leaves_the_site_up_and_the_files_as_they_were(
