@@ -6,6 +6,8 @@ import subprocess
 import uuid
 from pathlib import Path
 
+from conftest import NGINX_EXPOSURE_TARGET, exposure
+
 SITE = "example.test"
 
 
