@@ -11,6 +11,8 @@
 #                 broken-import    v3 plus a module that raises on import,
 #                                  quoting SECRET_KEY in its error
 #                 tracked-instance v3 with instance/.gitkeep in the repository
+#                 bench-1..3       v3 with another RELEASE each: code-only
+#                                  deploys for the benchmarks
 #                 health-500       v3 whose /healthz answers 500, quoting
 #                                  SECRET_KEY in its answer
 #                 fails-as-service v3 whose /healthz answers 500 only when it
@@ -52,9 +54,13 @@ start() {
 }
 
 # bundle NAME: write the repository's branches and tags to NAME.bundle.
+# Written beside it under a name of its own, then renamed: scenarios running
+# side by side make the same bundles at once.
 bundle() {
-  git -C "$work/$1" bundle create "$out/$1.bundle.tmp" --all 2>/dev/null
-  mv "$out/$1.bundle.tmp" "$out/$1.bundle"
+  local part
+  part="$(mktemp "$out/$1.bundle.XXXXXX")"
+  git -C "$work/$1" bundle create "$part" --all 2>/dev/null
+  mv "$part" "$out/$1.bundle"
 }
 
 start hello
@@ -102,6 +108,12 @@ git -C "$work/hello" switch --quiet --create tracked-instance main
 mkdir -p "$work/hello/instance"
 : >"$work/hello/instance/.gitkeep"
 commit "$work/hello" 7 "hello: track the instance folder"
+
+for n in 1 2 3; do
+  git -C "$work/hello" switch --quiet --create "bench-$n" main
+  printf '\n# A code-only change for the benchmarks.\nRELEASE = "bench-%s"\n' "$n" >>"$work/hello/hello.py"
+  commit "$work/hello" 8 "hello: code-only release bench-$n"
+done
 git -C "$work/hello" switch --quiet main
 bundle hello
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Run Molecule scenarios one after the other (never in parallel: the machine
-# is small), print how long each took, and fail if any failed.
+# Run Molecule scenarios one after the other, print how long each took, and
+# fail if any failed. Scenarios joined by "+" run side by side: for pairs
+# whose tests assert no latency (the machine has 2 cores; the scenarios
+# that bound a request's time run alone). Each of a pair writes its output
+# to .testbed/logs/<scenario>.log, printed once both have ended.
 #
-# usage: run-scenarios.sh SCENARIO...
+# usage: run-scenarios.sh SCENARIO[+SCENARIO]...
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$TESTBED_ROOT"
 
@@ -11,19 +14,50 @@ cd "$TESTBED_ROOT"
 # is none; it then carries on. The summary below is what counts.
 declare -a summary=()
 failed=0
-for scenario in "$@"; do
-  log "scenario $scenario"
-  start=$SECONDS
-  if molecule test --scenario-name "$scenario"; then
-    result=passed
-  else
+total=0
+logs="$TESTBED_STATE/logs"
+mkdir -p "$logs"
+
+# note SCENARIO RC SECONDS [BESIDE]: add a line to the summary.
+note() {
+  local result=passed
+  if [ "$2" -ne 0 ]; then
     result=FAILED
     failed=$((failed + 1))
   fi
-  summary+=("$(printf '%-12s %-6s %4ss' "$scenario" "$result" "$((SECONDS - start))")")
+  total=$((total + 1))
+  summary+=("$(printf '%-12s %-6s %4ss%s' "$1" "$result" "$3" "${4:+  (side by side: $4)}")")
+}
+
+for group in "$@"; do
+  IFS=+ read -ra members <<<"$group"
+  if [ "${#members[@]}" -eq 1 ]; then
+    log "scenario $group"
+    start=$SECONDS
+    rc=0
+    molecule test --scenario-name "$group" || rc=$?
+    note "$group" "$rc" "$((SECONDS - start))"
+    continue
+  fi
+  log "scenarios ${members[*]}, side by side (output in $logs)"
+  for scenario in "${members[@]}"; do
+    (
+      start=$SECONDS
+      rc=0
+      molecule test --scenario-name "$scenario" >"$logs/$scenario.log" 2>&1 || rc=$?
+      echo "$rc $((SECONDS - start))" >"$logs/$scenario.result"
+    ) &
+  done
+  wait
+  for scenario in "${members[@]}"; do
+    log "scenario $scenario (ran side by side: ${group//+/, })"
+    cat "$logs/$scenario.log"
+    read -r rc seconds <"$logs/$scenario.result"
+    note "$scenario" "$rc" "$seconds" "${group//+/, }"
+  done
 done
 
 printf '\nMolecule scenarios:\n'
 printf '  %s\n' "${summary[@]}"
-printf '%d passed, %d failed\n' "$(( $# - failed ))" "$failed"
+printf '%d passed, %d failed\n' "$((total - failed))" "$failed"
 [ "$failed" -eq 0 ]
