@@ -91,8 +91,8 @@ def test_config_file_is_root_owned_and_not_writable_by_the_app(host):
 def test_config_carries_the_tuning_and_trusts_only_the_local_proxy(host):
     config = host.file("/etc/gunicorn/hello.conf.py").content_string
     assert 'forwarded_allow_ips = "127.0.0.1,::1"' in config
-    assert "max_requests = 1000" in config
-    assert "max_requests_jitter = 100" in config
+    assert "max_requests = 10000" in config
+    assert "max_requests_jitter = 1000" in config
     assert "workers = 2" in config
     assert "accesslog = None" in config, "nginx logs the requests"
 
