@@ -10,7 +10,8 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 STATE := $(CURDIR)/.testbed
 SUITES ?= bookworm trixie
-SCENARIOS ?= flask_app gunicorn nginx_proxy site acme multihost
+# flask_app and multihost assert no request's latency: they run side by side.
+SCENARIOS ?= flask_app+multihost gunicorn nginx_proxy site acme
 DEMO_SUITE ?= bookworm
 DEMO_SSH_PORT ?= 2222
 DEMO_HTTP_PORT ?= 8080
@@ -24,12 +25,13 @@ export XDG_CACHE_HOME := $(STATE)/cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEMO_SSH_PORT DEMO_HTTP_PORT DEMO_SUITE
 
-.PHONY: help venv oldest collection testbed lint unit molecule test demo demo-down clean
+.PHONY: help venv oldest collection testbed lint unit molecule test bench demo demo-down clean
 
 help:
 	@echo "make demo       deploy the example app to a local container and show it through nginx"
 	@echo "make test       lint and run every test (Molecule scenarios in real containers)"
 	@echo "make demo-down  remove the demo container"
+	@echo "make bench      measure serving, static files, converge and deploy times (docs/benchmarks.md)"
 	@echo "make lint | unit | molecule SCENARIOS='site'   parts of make test"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -51,6 +53,11 @@ $(OLDEST)/.installed: requirements-oldest.txt
 
 oldest: $(OLDEST)/.installed
 
+# The benchmarks' drawing library, in the toolchain's virtualenv.
+$(VENV)/.bench-installed: $(VENV)/.installed requirements-bench.txt
+	$(VENV)/bin/pip install --quiet -r requirements-bench.txt
+	touch $@
+
 # The checkout is importable as the collection flaskops.stack.
 collection:
 	mkdir -p $(STATE)/collections/ansible_collections/flaskops
@@ -71,6 +78,13 @@ molecule: venv oldest testbed
 	testbed/run-scenarios.sh $(SCENARIOS)
 
 test: lint unit molecule
+
+# Figures into docs/benchmarks.md and docs/deploy-latency.png, from a fresh
+# Debian 12 host (BENCH_VARIANTS=gthread,... adds tuning variants).
+bench: venv $(VENV)/.bench-installed collection
+	$(MAKE) --no-print-directory testbed SUITES=bookworm
+	bench/bench.py
+	bench/report.py $(STATE)/bench/results.json docs
 
 demo: venv
 	$(MAKE) --no-print-directory testbed SUITES=$(DEMO_SUITE)

@@ -17,12 +17,16 @@ it), with the Host header as the TLS server name (SNI).
 With ``--until FILE``, the loop also stops as soon as FILE exists (sending
 at most ``--count`` requests): a test starts it, acts, then ends it.
 
+With ``--samples FILE``, every request is also written to FILE as JSON: a
+list of [wall-clock seconds it was sent, milliseconds it took, answered
+200 or not], for drawing latency over time.
+
 UNIT "-" names no unit: the loop runs where the service is not (the test
 machine, through a port a test host publishes on 127.0.0.1).
 
 usage: request_loop.py URL UNIT [--count N] [--restarts K] [--action ACTION]
                        [--timeout S] [--interval S] [--host HOST] [--until FILE]
-                       [--cafile FILE]
+                       [--cafile FILE] [--samples FILE]
 """
 
 import argparse
@@ -91,6 +95,7 @@ def main():
     parser.add_argument("--host", help="Host header to send")
     parser.add_argument("--until", help="stop once this file exists")
     parser.add_argument("--cafile", help="CA certificates for an https:// URL")
+    parser.add_argument("--samples", help="write every request's time, latency and result here")
     args = parser.parse_args()
     if args.unit == "-" and args.restarts:
         sys.exit("--restarts needs a unit")
@@ -112,7 +117,7 @@ def main():
         if result.returncode != 0:
             restart_errors.append(result.stderr.strip())
 
-    failed, errors, latencies, sent = 0, [], [], 0
+    failed, errors, latencies, sent, samples = 0, [], [], 0, []
     started = time.monotonic()
     for i in range(args.count):
         if args.until and os.path.exists(args.until):
@@ -124,21 +129,27 @@ def main():
                 pids.append(main_pid(args.unit))
             restarter = threading.Thread(target=restart)
             restarter.start()
-        sent_at = time.monotonic()
+        sent_at, sent_wall, ok = time.monotonic(), time.time(), False
         try:
             status = get(args.url, args.timeout, args.host, context)
             latencies.append(time.monotonic() - sent_at)
-            if status != 200:
+            ok = status == 200
+            if not ok:
                 failed += 1
                 errors.append(f"request {i}: HTTP {status}")
         except OSError as error:
             failed += 1
             errors.append(f"request {i}: {error!r}")
+        if args.samples:
+            samples.append([round(sent_wall, 4), round((time.monotonic() - sent_at) * 1000, 2), ok])
         if args.interval:
             time.sleep(args.interval)
     if restarter is not None:
         restarter.join()
         pids.append(main_pid(args.unit))
+    if args.samples:
+        with open(args.samples, "w", encoding="utf-8") as out:
+            json.dump(samples, out)
     print(json.dumps({
         "sent": sent,
         "failed": failed,

@@ -9,7 +9,7 @@ import os
 import sqlite3
 
 import click
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, current_app, g, jsonify, render_template, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 
@@ -52,6 +52,14 @@ def create_app(test_config=None):
     def index():
         count = get_db().execute("SELECT count(*) FROM note").fetchone()[0]
         return jsonify(app="notes", notes=count, client=request.remote_addr)
+
+    @app.get("/notes")
+    def list_notes():
+        db = get_db()
+        db.row_factory = sqlite3.Row
+        notes = db.execute("SELECT id, body FROM note ORDER BY id DESC LIMIT 20").fetchall()
+        total = db.execute("SELECT count(*) FROM note").fetchone()[0]
+        return render_template("notes.html", notes=notes, total=total)
 
     @app.post("/notes")
     def add_note():

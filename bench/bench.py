@@ -1,0 +1,349 @@
+#!/usr/bin/env python3
+"""What users pay for the stack, measured side by side on one fresh test-bed host.
+
+`make bench` runs this. It starts a Debian test host (a local container
+reached over SSH on 127.0.0.1, like the demo), deploys the examples with the
+project's playbooks, and measures, in one run:
+
+1. converge: the first site.yml on the fresh host, a no-op re-run, the same
+   without SSH pipelining and connection reuse, a code-only deploy, and a
+   no-op re-run with two applications on the host; the slowest tasks of
+   each (bench/callback_plugins/task_profile.py);
+2. serving: requests per second and p50/p99 latency with wrk inside the
+   host over loopback, for the hello app (nothing to do per request) and the
+   notes app's /notes page (a template and a database query), through our
+   site, through a tutorial's site in the same nginx, and to gunicorn alone,
+   at two concurrency levels, interleaved round by round;
+3. static files: a small and a large file from nginx and from Flask;
+4. variants: the same pages under other settings, each against the
+   defaults measured in the same run (BENCH_VARIANTS; see VARIANTS);
+5. a deploy under load: every request's latency while deploy.yml runs,
+   drawn as docs/deploy-latency.png with the deploy's phases.
+
+Traffic never leaves the host's loopback. Results go to
+.testbed/bench/results.json; bench/report.py writes docs/benchmarks.md.
+
+usage: bench.py   (settings from the environment: BENCH_ROUNDS, default 3;
+                   BENCH_SECONDS per wrk run, default 4; BENCH_SUITE, default
+                   bookworm; BENCH_SSH_PORT, default 2299; BENCH_VARIANTS, a
+                   comma-separated list of VARIANTS names, default none: the
+                   variants add about 4 minutes each)
+"""
+
+import json
+import os
+import platform
+import re
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = Path(os.environ.get("TESTBED_STATE", ROOT / ".testbed"))
+WORK = STATE / "bench"
+HOST = "flaskops-bench"
+SUITE = os.environ.get("BENCH_SUITE", "bookworm")
+SSH_PORT = os.environ.get("BENCH_SSH_PORT", "2299")
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "4"))
+CONCURRENCY = (16, 64)
+SITE = ROOT / "playbooks" / "site.yml"
+DEPLOY = ROOT / "playbooks" / "deploy.yml"
+TWO_APPS = ROOT / "bench" / "two-apps.yml"
+
+# What is requested, and where: our site (nginx on 80), a tutorial's site in
+# the same nginx (8081, bench/tutorial-site.conf) and gunicorn alone.
+PAGES = {
+    "hello": {"path": "/", "host": "hello.test", "gunicorn": 8000},
+    "notes": {"path": "/notes", "host": "notes.test", "gunicorn": 8001},
+}
+TARGETS = {"ours": 80, "tutorial": 8081}
+STATIC = {"small": "/static/hello.css", "large": "/static/bench-1m.bin"}
+
+# Settings tried against the defaults: extra variables for two-apps.yml
+# (both applications), or a change made by hand on the host and undone
+# after. The pages are measured through our site and to gunicorn alone,
+# round by round, under the variant and then under the defaults again.
+ACCESS_LOG = "access_log /var/log/nginx/access.log"
+VARIANTS = {
+    # The default before the benchmarks (10000 now).
+    "max-requests-1000": {"vars": {"gunicorn_max_requests": 1000, "gunicorn_max_requests_jitter": 100}},
+    "gthread": {"vars": {"gunicorn_worker_class": "gthread", "gunicorn_threads": 4}},
+    "workers-3": {"vars": {"gunicorn_workers": 3}},
+    # hello only (site.yml), through our site only: gunicorn alone is not
+    # on a TCP port then.
+    "unix-socket": {"vars": {"gunicorn_bind": "unix:/run/flaskops-hello.sock",
+                             "nginx_proxy_upstreams": ["unix:/run/flaskops-hello.sock"]},
+                    "playbook": "site", "targets": ["ours"]},
+    "access-log-buffered": {
+        "host": f"sed -i 's#{ACCESS_LOG};#{ACCESS_LOG} combined buffer=64k flush=5s;#' /etc/nginx/nginx.conf",
+        "undo": f"sed -i 's#{ACCESS_LOG} combined buffer=64k flush=5s;#{ACCESS_LOG};#' /etc/nginx/nginx.conf",
+    },
+}
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run(argv, **options):
+    return subprocess.run(argv, check=True, text=True, capture_output=True, **options).stdout
+
+
+def on_host(command):
+    """Run a shell command as root on the bench host."""
+    return run(["podman", "exec", HOST, "sh", "-c", command])
+
+
+def write_inventory():
+    key = STATE / "ssh" / "id_ed25519"
+    inventory = {
+        "all": {
+            "children": {"app": {"hosts": {HOST: None}}, "web": {"hosts": {HOST: None}}},
+            "hosts": {HOST: {
+                "ansible_host": "127.0.0.1", "ansible_port": int(SSH_PORT), "ansible_user": "deploy",
+                "ansible_private_key_file": str(key),
+                "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
+            }},
+            "vars": {
+                "flask_app_name": "hello", "flask_app_repo": "/srv/git/hello.git", "flask_app_version": "v1",
+                "flask_app_wsgi_app": "hello:app", "flask_app_env": {"HELLO_TRUSTED_HOPS": "1"},
+                "flask_app_secret_env": {"SECRET_KEY": "bench-secret"},
+                "nginx_proxy_server_name": "hello.test",
+                "nginx_proxy_static_dir": "/srv/hello/current/static",
+            },
+        },
+    }
+    (WORK / "hosts.yml").write_text(json.dumps(inventory, indent=1))
+
+
+def playbook(path, *args, env=None, profile=None):
+    """Run PATH against the bench host: (seconds, recap counts)."""
+    environment = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0",
+                       ANSIBLE_CALLBACK_PLUGINS=str(ROOT / "bench" / "callback_plugins"),
+                       ANSIBLE_CALLBACKS_ENABLED="task_profile",
+                       TASK_PROFILE_FILE=str(profile or WORK / "profile-last.json"))
+    environment.update(env or {})
+    started = time.monotonic()
+    result = subprocess.run(["ansible-playbook", "-i", str(WORK / "hosts.yml"), str(path), *args],
+                            cwd=ROOT, env=environment, text=True, capture_output=True)
+    seconds = round(time.monotonic() - started, 2)
+    (WORK / "last-run.log").write_text(result.stdout + result.stderr)
+    if result.returncode != 0:
+        sys.exit(f"[bench] {path.name} {' '.join(args)} failed: see {WORK / 'last-run.log'}")
+    recap = re.search(rf"^{HOST}\s*:\s*ok=(\d+)\s+changed=(\d+).*?skipped=(\d+)", result.stdout, re.M)
+    return seconds, {"ok": int(recap[1]), "changed": int(recap[2]), "skipped": int(recap[3])}
+
+
+def slowest(profile, count=8):
+    tasks = json.loads(Path(profile).read_text())["tasks"]
+    return [{"task": t["task"], "seconds": t["seconds"]} for t in tasks[:count]]
+
+
+def start_host():
+    log(f"a fresh Debian {SUITE} host, {HOST}, SSH on 127.0.0.1:{SSH_PORT}")
+    instance = str(ROOT / "testbed" / "instance.sh")
+    subprocess.run([instance, "down", HOST], capture_output=True)
+    run([instance, "up", HOST, SUITE, "--ssh-port", SSH_PORT])
+    playbook(ROOT / "testbed" / "seed-app-repo.yml")
+    run(["podman", "cp", str(ROOT / "testbed" / "request_loop.py"), f"{HOST}:/usr/local/bin/request_loop.py"])
+
+
+def median_of(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def measure_converge():
+    """The Ansible side: seconds per run, medians of ROUNDS."""
+    results = {}
+    log("converge: first site.yml on the fresh host")
+    seconds, recap = playbook(SITE, profile=WORK / "profile-first.json")
+    results["first"] = {"seconds": seconds, **recap, "slowest": slowest(WORK / "profile-first.json")}
+
+    runs = []
+    for n in range(ROUNDS):
+        seconds, recap = playbook(SITE, profile=WORK / "profile-noop.json")
+        assert recap["changed"] == 0, recap
+        runs.append({"seconds": seconds, **recap})
+    log(f"converge: no-op re-runs {[r['seconds'] for r in runs]}")
+    results["noop"] = {"runs": runs, "seconds": median_of(runs, "seconds"), **runs[-1],
+                       "slowest": slowest(WORK / "profile-noop.json")}
+
+    # Without pipelining (a file copied per module) and without reusing one
+    # SSH connection (a new login per task).
+    plain = {"ANSIBLE_PIPELINING": "False", "ANSIBLE_SSH_ARGS": "-o ControlMaster=no"}
+    runs = [dict(zip(("seconds", "recap"), playbook(SITE, env=plain))) for _ in range(ROUNDS)]
+    log(f"converge: no-op without pipelining and connection reuse {[r['seconds'] for r in runs]}")
+    results["noop_plain_ssh"] = {"runs": [r["seconds"] for r in runs], "seconds": median_of(runs, "seconds")}
+
+    runs = []
+    for n in range(1, ROUNDS + 1):
+        seconds, recap = playbook(DEPLOY, "-e", f"flask_app_version=bench-{n}",
+                                  profile=WORK / "profile-code-only.json")
+        runs.append({"seconds": seconds, **recap})
+    log(f"converge: code-only deploys {[r['seconds'] for r in runs]}")
+    results["code_only"] = {"runs": runs, "seconds": median_of(runs, "seconds"),
+                            "slowest": slowest(WORK / "profile-code-only.json")}
+
+    log("converge: notes beside hello (two-apps.yml), then no-op re-runs")
+    seconds, _ = playbook(TWO_APPS)
+    results["two_apps_first"] = {"seconds": seconds}
+    runs = []
+    for _ in range(ROUNDS):
+        seconds, recap = playbook(TWO_APPS, profile=WORK / "profile-two-apps.json")
+        assert recap["changed"] == 0, recap
+        runs.append({"seconds": seconds, **recap})
+    log(f"converge: two apps, no-op {[r['seconds'] for r in runs]}")
+    results["two_apps_noop"] = {"runs": runs, "seconds": median_of(runs, "seconds"),
+                                "slowest": slowest(WORK / "profile-two-apps.json")}
+    return results
+
+
+UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(port, path, host, connections, seconds=None):
+    """One wrk run inside the host: requests/s, p50 and p99 in ms."""
+    url = f"http://127.0.0.1:{port}{path}"
+    out = on_host(f"wrk -t2 -c{connections} -d{seconds or SECONDS}s --latency "
+                  f"-H {shlex.quote('Host: ' + host)} {shlex.quote(url)}")
+    if re.search(r"Non-2xx or 3xx responses|Socket errors", out):
+        sys.exit(f"[bench] {url} answered with errors:\n{out}")
+
+    def percentile(label):
+        value, unit = re.search(rf"^\s+{label}%\s+([0-9.]+)(us|ms|s)$", out, re.M).groups()
+        return round(float(value) * UNITS[unit], 3)
+    return {"rps": float(re.search(r"Requests/sec:\s+([0-9.]+)", out)[1]),
+            "p50_ms": percentile(50), "p99_ms": percentile(99)}
+
+
+def summarise(samples):
+    """The median of each figure over the rounds."""
+    return {key: round(statistics.median(s[key] for s in samples), 3) for key in ("rps", "p50_ms", "p99_ms")}
+
+
+def prepare_serving():
+    log("serving: wrk, the tutorial's site on port 8081, 200 notes, a 1 MiB static file")
+    on_host("DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null")
+    run(["podman", "cp", str(ROOT / "bench" / "tutorial-site.conf"),
+         f"{HOST}:/etc/nginx/sites-enabled/bench-tutorial.conf"])
+    on_host("nginx -t -q && systemctl reload nginx")
+    on_host("for n in $(seq 200); do curl -s -o /dev/null --fail -H 'Host: notes.test' "
+            "--data \"note $n: a few words of text, as a user would write them\" http://127.0.0.1/notes; done")
+    on_host("head -c 1048576 /dev/urandom > /srv/hello/current/static/bench-1m.bin && "
+            "chmod 0644 /srv/hello/current/static/bench-1m.bin")
+    time.sleep(2)
+
+
+def measure_serving(targets=("ours", "tutorial", "gunicorn"), concurrency=CONCURRENCY):
+    """Interleaved: every target once per round, so drift hits all alike."""
+    samples = {}
+    for n in range(ROUNDS):
+        for page, spec in PAGES.items():
+            for connections in concurrency:
+                for target in targets:
+                    port = spec["gunicorn"] if target == "gunicorn" else TARGETS[target]
+                    figures = wrk(port, spec["path"], spec["host"], connections)
+                    samples.setdefault(f"{page}/{target}/c{connections}", []).append(figures)
+        log(f"serving: round {n + 1} of {ROUNDS} done")
+    return {key: {**summarise(runs), "runs": runs} for key, runs in samples.items()}
+
+
+def measure_static():
+    samples = {}
+    for _ in range(ROUNDS):
+        for size, path in STATIC.items():
+            for target, port in (("nginx", 80), ("flask", 8000)):
+                samples.setdefault(f"{size}/{target}", []).append(wrk(port, path, "hello.test", 16))
+    log("static: done")
+    return {key: {**summarise(runs), "runs": runs} for key, runs in samples.items()}
+
+
+def measure_variants(names):
+    results = {}
+    for name in names:
+        variant = VARIANTS[name]
+        log(f"variant {name}: {variant}")
+        book = SITE if variant.get("playbook") == "site" else TWO_APPS
+        targets = tuple(variant.get("targets", ("ours", "gunicorn")))
+        # site.yml deploys what the inventory names (v1) unless told hello's release.
+        keep = ["-e", "flask_app_version=bench-3"] if book == SITE else []
+        if "vars" in variant:
+            playbook(book, "-e", json.dumps(variant["vars"]), *keep)
+        else:
+            on_host(f"{variant['host']} && nginx -t -q && systemctl reload nginx")
+        time.sleep(3)
+        results[name] = {**variant, "serving": measure_serving(targets=targets, concurrency=(16,))}
+        if "vars" in variant:
+            playbook(book, *keep)
+        else:
+            on_host(f"{variant['undo']} && nginx -t -q && systemctl reload nginx")
+        time.sleep(3)
+        results[name]["defaults"] = measure_serving(targets=targets, concurrency=(16,))
+    return results
+
+
+def measure_deploy_latency():
+    """Every request's latency while deploy.yml runs under load."""
+    log("deploy under load: wrk -c8 in the background, a sampling loop, deploy.yml of v2")
+    slow = json.dumps({"flask_app_version": "v2",
+                       "flask_app_env": {"HELLO_TRUSTED_HOPS": "1", "HELLO_IMPORT_SECONDS": "3"}})
+    on_host("rm -f /tmp/bench.stop /tmp/bench-samples.json")
+    run(["podman", "exec", "-d", HOST, "sh", "-c",
+         "echo $$ > /tmp/bench-wrk.pid; exec wrk -t1 -c8 -d600s -H 'Host: hello.test' http://127.0.0.1/ "
+         "> /tmp/bench-wrk.txt 2>&1"])
+    run(["podman", "exec", "-d", HOST, "sh", "-c",
+         "python3 /usr/local/bin/request_loop.py http://127.0.0.1/ - --restarts 0 --count 5000 "
+         "--interval 0.02 --timeout 30 --host hello.test --until /tmp/bench.stop "
+         "--samples /tmp/bench-samples.json > /tmp/bench-loop.json 2>&1"])
+    time.sleep(3)
+    seconds, _ = playbook(DEPLOY, "-e", slow, profile=WORK / "profile-deploy.json")
+    time.sleep(3)
+    on_host("touch /tmp/bench.stop; kill -INT $(cat /tmp/bench-wrk.pid) || true")
+    time.sleep(2)
+    report = json.loads(on_host("cat /tmp/bench-loop.json"))
+    samples = json.loads(on_host("cat /tmp/bench-samples.json"))
+    tasks = json.loads((WORK / "profile-deploy.json").read_text())["tasks"]
+    return {"seconds": seconds, "report": report, "samples": samples, "tasks": tasks}
+
+
+def machine():
+    cpus = os.cpu_count()
+    model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                  if line.startswith("model name")), platform.processor())
+    memory = int(Path("/proc/meminfo").read_text().split()[1]) // 1024 // 1024
+    return {"cpus": cpus, "cpu": model, "memory_gib": memory, "kernel": platform.release(),
+            "suite": SUITE, "ansible": run(["ansible", "--version"]).splitlines()[0],
+            "nginx": on_host("nginx -v 2>&1").strip(),
+            "gunicorn": on_host("/srv/hello/current/.venv/bin/gunicorn --version").strip()}
+
+
+def main():
+    WORK.mkdir(parents=True, exist_ok=True)
+    names = [n for n in os.environ.get("BENCH_VARIANTS", "").split(",") if n]
+    unknown = set(names) - set(VARIANTS)
+    if unknown:
+        sys.exit(f"BENCH_VARIANTS: unknown {sorted(unknown)}; known: {sorted(VARIANTS)}")
+    started = time.monotonic()
+    write_inventory()
+    start_host()
+    results = {"date": time.strftime("%Y-%m-%d"), "rounds": ROUNDS, "seconds_per_wrk_run": SECONDS,
+               "converge": measure_converge()}
+    results["machine"] = machine()
+    prepare_serving()
+    results["serving"] = measure_serving()
+    results["static"] = measure_static()
+    results["variants"] = measure_variants(names)
+    results["deploy"] = measure_deploy_latency()
+    results["bench_seconds"] = round(time.monotonic() - started)
+    (WORK / "results.json").write_text(json.dumps(results, indent=1))
+    log(f"done in {results['bench_seconds']} s: {WORK / 'results.json'}")
+    if os.environ.get("BENCH_KEEP_HOST") != "1":
+        subprocess.run([str(ROOT / "testbed" / "instance.sh"), "down", HOST], capture_output=True)
+
+
+if __name__ == "__main__":
+    main()
