@@ -196,7 +196,7 @@ def main():
         f"Linux {machine['kernel']}; the host is Debian {machine['suite']} with {machine['nginx']}, "
         f"{machine['gunicorn']}; {machine['ansible']}. Serving figures are medians of {results['rounds']} "
         f"wrk runs of {results['seconds_per_wrk_run']} s (-t2) inside the host over loopback; converge figures "
-        f"medians of {results['rounds']} runs over SSH on 127.0.0.1. The whole run took "
+        f"medians of the runs listed, over SSH on 127.0.0.1. The whole run took "
         f"{results['bench_seconds'] / 60:.1f} minutes.",
         "", "### Against the goals", "", *goals_table(results),
         "", "### Serving: our site, a tutorial's site and gunicorn alone", "", *serving_table(results),
