@@ -300,7 +300,7 @@ def measure_deploy_latency():
          "> /tmp/bench-wrk.txt 2>&1"])
     run(["podman", "exec", "-d", HOST, "sh", "-c",
          "python3 /usr/local/bin/request_loop.py http://127.0.0.1/ - --restarts 0 --count 5000 "
-         "--interval 0.02 --timeout 30 --host hello.test --until /tmp/bench.stop "
+         "--interval 0.03 --timeout 30 --host hello.test --until /tmp/bench.stop "
          "--samples /tmp/bench-samples.json > /tmp/bench-loop.json 2>&1"])
     time.sleep(3)
     seconds, _ = playbook(DEPLOY, "-e", slow, profile=WORK / "profile-deploy.json")

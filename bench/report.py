@@ -157,12 +157,13 @@ def draw(results, path):
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=110)
     ok = [(s[0] - began, s[1]) for s in samples if s[2]]
     bad = [(s[0] - began, s[1]) for s in samples if not s[2]]
-    ax.scatter([x for x, _ in ok], [y for _, y in ok], s=4, color="#1f77b4", label="request answered 200")
+    ax.scatter([x for x, _ in ok], [y for _, y in ok], s=4, color="#1f77b4", label="request answered 200", zorder=3)
     if bad:
-        ax.scatter([x for x, _ in bad], [y for _, y in bad], s=30, marker="x", color="#d62728", label="failed")
+        ax.scatter([x for x, _ in bad], [y for _, y in bad], s=30, marker="x", color="#d62728", label="failed",
+                   zorder=4)
     colours = ["#ffdd99", "#c7e9c0", "#fcbba1"]
     for (label, start, end), colour in zip(phase_spans(deploy["tasks"]), colours):
-        ax.axvspan(start - began, max(end, start + 0.3) - began, color=colour, alpha=0.7, label=label)
+        ax.axvspan(start - began, max(end, start + 0.3) - began, color=colour, alpha=0.8, label=label, zorder=1)
     ax.axvline(0, color="grey", linestyle="--", linewidth=1)
     ax.axvline(ended - began, color="grey", linestyle="--", linewidth=1)
     ax.set_yscale("log")
