@@ -158,50 +158,48 @@ def median_of(runs, key):
     return statistics.median(r[key] for r in runs)
 
 
+def repeat(count, path, args=lambda n: (), env=None, profile=None, unchanged=False):
+    """COUNT runs of PATH (run n with args(n)): each run's seconds and recap,
+    the median seconds, the last run's task counts and, with a profile, its
+    slowest tasks. With ``unchanged``, every run must change nothing."""
+    runs = []
+    for n in range(1, count + 1):
+        seconds, recap = playbook(path, *args(n), env=env, profile=profile)
+        if unchanged:
+            assert recap["changed"] == 0, recap
+        runs.append({"seconds": seconds, **recap})
+    counts = {key: value for key, value in runs[-1].items() if key != "seconds"}
+    entry = {"runs": runs, **counts, "seconds": median_of(runs, "seconds")}
+    if profile:
+        entry["slowest"] = slowest(profile)
+    return entry
+
+
 def measure_converge():
     """The Ansible side: seconds per run, medians of ROUNDS."""
     results = {}
     log("converge: first site.yml on the fresh host")
-    seconds, recap = playbook(SITE, profile=WORK / "profile-first.json")
-    results["first"] = {"seconds": seconds, **recap, "slowest": slowest(WORK / "profile-first.json")}
+    results["first"] = repeat(1, SITE, profile=WORK / "profile-first.json")
 
-    runs = []
-    for n in range(ROUNDS):
-        seconds, recap = playbook(SITE, profile=WORK / "profile-noop.json")
-        assert recap["changed"] == 0, recap
-        runs.append({"seconds": seconds, **recap})
-    log(f"converge: no-op re-runs {[r['seconds'] for r in runs]}")
-    results["noop"] = {"runs": runs, "seconds": median_of(runs, "seconds"), **runs[-1],
-                       "slowest": slowest(WORK / "profile-noop.json")}
+    results["noop"] = repeat(ROUNDS, SITE, profile=WORK / "profile-noop.json", unchanged=True)
+    log(f"converge: no-op re-runs {[r['seconds'] for r in results['noop']['runs']]}")
 
     # Without pipelining (a file copied per module) and without reusing one
     # SSH connection (a new login per task): one run, it takes several times
     # as long.
     plain = {"ANSIBLE_PIPELINING": "False", "ANSIBLE_SSH_ARGS": "-o ControlMaster=no"}
-    runs = [dict(zip(("seconds", "recap"), playbook(SITE, env=plain)))]
-    log(f"converge: no-op without pipelining and connection reuse {[r['seconds'] for r in runs]}")
-    results["noop_plain_ssh"] = {"runs": [r["seconds"] for r in runs], "seconds": median_of(runs, "seconds")}
+    results["noop_plain_ssh"] = repeat(1, SITE, env=plain, unchanged=True)
+    log(f"converge: no-op without pipelining and connection reuse {results['noop_plain_ssh']['seconds']}")
 
-    runs = []
-    for n in range(1, ROUNDS + 1):
-        seconds, recap = playbook(DEPLOY, "-e", f"flask_app_version=bench-{n}",
+    results["code_only"] = repeat(ROUNDS, DEPLOY, args=lambda n: ("-e", f"flask_app_version=bench-{n}"),
                                   profile=WORK / "profile-code-only.json")
-        runs.append({"seconds": seconds, **recap})
-    log(f"converge: code-only deploys {[r['seconds'] for r in runs]}")
-    results["code_only"] = {"runs": runs, "seconds": median_of(runs, "seconds"),
-                            "slowest": slowest(WORK / "profile-code-only.json")}
+    log(f"converge: code-only deploys {[r['seconds'] for r in results['code_only']['runs']]}")
 
     log("converge: notes beside hello (two-apps.yml), then no-op re-runs")
-    seconds, _ = playbook(TWO_APPS)
-    results["two_apps_first"] = {"seconds": seconds}
-    runs = []
-    for _ in range(TWO_APP_ROUNDS):
-        seconds, recap = playbook(TWO_APPS, profile=WORK / "profile-two-apps.json")
-        assert recap["changed"] == 0, recap
-        runs.append({"seconds": seconds, **recap})
-    log(f"converge: two apps, no-op {[r['seconds'] for r in runs]}")
-    results["two_apps_noop"] = {"runs": runs, "seconds": median_of(runs, "seconds"),
-                                "slowest": slowest(WORK / "profile-two-apps.json")}
+    results["two_apps_first"] = repeat(1, TWO_APPS)
+    results["two_apps_noop"] = repeat(TWO_APP_ROUNDS, TWO_APPS, profile=WORK / "profile-two-apps.json",
+                                      unchanged=True)
+    log(f"converge: two apps, no-op {[r['seconds'] for r in results['two_apps_noop']['runs']]}")
     return results
 
 

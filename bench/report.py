@@ -70,6 +70,13 @@ def goals_table(results):
     return lines
 
 
+def figures_row(cells, figures, baseline, ratio_format, suffix=""):
+    """A table row: CELLS, then requests/s, p50, p99 and the ratio to BASELINE requests/s."""
+    against = format(ratio(figures["rps"], baseline), ratio_format) + suffix
+    return (f"| {' | '.join(map(str, cells))} | {figures['rps']:,.0f} | {figures['p50_ms']:.2f} "
+            f"| {figures['p99_ms']:.2f} | {against} |")
+
+
 def serving_table(results):
     serving = results["serving"]
     lines = ["| page | connections | site | requests/s | p50 ms | p99 ms | against gunicorn alone |",
@@ -79,9 +86,7 @@ def serving_table(results):
         for c in (16, 64):
             bare = serving[f"{page}/gunicorn/c{c}"]["rps"]
             for target in ("ours", "tutorial", "gunicorn"):
-                f = serving[f"{page}/{target}/c{c}"]
-                lines.append(f"| {page} | {c} | {names[target]} | {f['rps']:,.0f} | {f['p50_ms']:.2f} "
-                             f"| {f['p99_ms']:.2f} | {ratio(f['rps'], bare):.2f} |")
+                lines.append(figures_row((page, c, names[target]), serving[f"{page}/{target}/c{c}"], bare, ".2f"))
     return lines
 
 
@@ -93,9 +98,8 @@ def static_table(results):
     for size in ("small", "large"):
         flask = static[f"{size}/flask"]["rps"]
         for target in ("nginx", "flask"):
-            f = static[f"{size}/{target}"]
-            lines.append(f"| {labels[size]} | {'nginx' if target == 'nginx' else 'Flask (gunicorn)'} "
-                         f"| {f['rps']:,.0f} | {f['p50_ms']:.2f} | {f['p99_ms']:.2f} | {ratio(f['rps'], flask):.1f}x |")
+            served_by = "nginx" if target == "nginx" else "Flask (gunicorn)"
+            lines.append(figures_row((labels[size], served_by), static[f"{size}/{target}"], flask, ".1f", "x"))
     return lines
 
 
@@ -107,10 +111,8 @@ def converge_tables(results):
                        ("noop_plain_ssh", "no-op re-run, no pipelining, no connection reuse"),
                        ("code_only", "code-only deploy, deploy.yml"), ("two_apps_noop", "no-op re-run, two apps")):
         entry = converge[key]
-        runs = entry.get("runs")
-        shown = ", ".join(f"{r['seconds'] if isinstance(r, dict) else r:.1f}" for r in runs) if runs else "1"
-        counts = entry if "ok" in entry else (runs[-1] if runs and isinstance(runs[-1], dict) else {})
-        tasks = f"{counts['ok']} / {counts['changed']} / {counts['skipped']}" if "ok" in counts else ""
+        shown = ", ".join(f"{run['seconds']:.1f}" for run in entry["runs"])
+        tasks = f"{entry['ok']} / {entry['changed']} / {entry['skipped']}"
         lines.append(f"| {label} | {entry['seconds']:.1f} | {shown} | {tasks} |")
     plain = ratio(converge["noop_plain_ssh"]["seconds"], noop["seconds"])
     lines += ["", f"Without pipelining and connection reuse the no-op run takes {plain:.2f} times as long."]
