@@ -9,7 +9,8 @@ def path_differs(wanted, paths):
     WANTED names a path (key "path", or "dest" as file tasks do) and the
     state a task would give it: "state" (file, directory, link or absent;
     file by default), and any of "owner", "group", "mode", "src" (a
-    link's target) and "content" (a file's text) or "checksum" (its SHA-1).
+    link's target) and "content" (a file's text) or "checksum" (its SHA-1 or
+    SHA-256, as the probe reported).
     A path the probe did not read differs: its task runs.
     """
     path = wanted.get("path") or wanted.get("dest")
@@ -31,7 +32,9 @@ def path_differs(wanted, paths):
     if state == "file":
         checksum = wanted.get("checksum")
         if checksum is None and wanted.get("content") is not None:
-            checksum = hashlib.sha1(str(wanted["content"]).encode("utf-8")).hexdigest()
+            # The probe's algorithm, told by the length of what it reported.
+            algorithm = hashlib.sha256 if len(have["checksum"] or "") == 64 else hashlib.sha1
+            checksum = algorithm(str(wanted["content"]).encode("utf-8")).hexdigest()
         if checksum is not None and checksum != have["checksum"]:
             return True
     return False

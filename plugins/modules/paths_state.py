@@ -15,8 +15,8 @@ module: paths_state
 short_description: Read the state of many paths on the host in one call
 description:
   - Reports, for each path, whether it exists, its type, owner, group and
-    mode, the SHA-1 of a regular file's content, and a link's target as
-    written and resolved.
+    mode, the checksum of a regular file's content, a link's target as
+    written and resolved, and on request a small file's text.
   - The roles read every file and folder they manage with one call at the
     start of a phase and skip the tasks whose path already is as wanted
     (see the C(flaskops.stack.path_differs) filter), so a run that changes
@@ -32,10 +32,22 @@ options:
     required: true
   checksum:
     description:
-      - Whether to report the SHA-1 of regular files. Off for paths that may
-        hold secrets and whose content is not compared.
+      - Whether to report the checksum of regular files. Off for paths that
+        may hold secrets and whose content is not compared.
     type: bool
     default: true
+  checksum_algorithm:
+    description: The hash of the reported checksums.
+    type: str
+    choices: [sha1, sha256]
+    default: sha1
+  read:
+    description:
+      - Paths among O(paths) whose text is reported as C(content) (up to 64
+        KiB; never a file that may hold a secret).
+    type: list
+    elements: str
+    default: []
 author: flaskops.stack maintainers
 """
 
@@ -61,10 +73,12 @@ paths:
       checksum: 0beec7b5ea3f0fdbc95d0dd47f3c5bc275da8a33
       target: null
       resolved: null
+      content: null
 """
 
 # Files larger than this are not hashed: the roles manage small text files.
 CHECKSUM_LIMIT = 4 * 1024 * 1024
+READ_LIMIT = 64 * 1024
 
 
 def _name(lookup, ident):
@@ -74,40 +88,47 @@ def _name(lookup, ident):
         return str(ident)
 
 
-def read(path, hashed=True):
+def read(path, hashed=True, algorithm="sha1", text=False):
     """What the host has at PATH, without following a link."""
     try:
         info = os.lstat(path)
     except (FileNotFoundError, NotADirectoryError):
-        return {"exists": False, "type": None, "owner": None, "group": None,
-                "mode": None, "checksum": None, "target": None, "resolved": None}
+        return {"exists": False, "type": None, "owner": None, "group": None, "mode": None,
+                "checksum": None, "target": None, "resolved": None, "content": None}
     kind = ("link" if stat.S_ISLNK(info.st_mode) else "directory" if stat.S_ISDIR(info.st_mode)
             else "file" if stat.S_ISREG(info.st_mode) else "other")
-    checksum = None
+    checksum = content = None
     if hashed and kind == "file" and info.st_size <= CHECKSUM_LIMIT:
-        digest = hashlib.sha1()
+        digest = hashlib.new(algorithm)
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(65536), b""):
                 digest.update(chunk)
         checksum = digest.hexdigest()
+    if text and kind == "file" and info.st_size <= READ_LIMIT:
+        with open(path, "rb") as handle:
+            content = handle.read().decode("utf-8", "replace")
     return {"exists": True, "type": kind,
             "owner": _name(pwd.getpwuid, info.st_uid), "group": _name(grp.getgrgid, info.st_gid),
             "mode": "%04o" % stat.S_IMODE(info.st_mode), "checksum": checksum,
             "target": os.readlink(path) if kind == "link" else None,
-            "resolved": os.path.realpath(path) if kind == "link" else None}
+            "resolved": os.path.realpath(path) if kind == "link" else None, "content": content}
 
 
 def main():
-    module = AnsibleModule(argument_spec={"paths": {"type": "list", "elements": "str", "required": True},
-                                          "checksum": {"type": "bool", "default": True}},
-                           supports_check_mode=True)
-    bad = [path for path in module.params["paths"] if not os.path.isabs(path)]
+    module = AnsibleModule(argument_spec={
+        "paths": {"type": "list", "elements": "str", "required": True},
+        "checksum": {"type": "bool", "default": True},
+        "checksum_algorithm": {"type": "str", "choices": ["sha1", "sha256"], "default": "sha1"},
+        "read": {"type": "list", "elements": "str", "default": []},
+    }, supports_check_mode=True)
+    params = module.params
+    bad = [path for path in params["paths"] + params["read"] if not os.path.isabs(path)]
     if bad:
         module.fail_json(msg="paths must be absolute: %s" % ", ".join(bad))
     result = {}
-    for path in module.params["paths"]:
+    for path in params["paths"] + [path for path in params["read"] if path not in params["paths"]]:
         try:
-            result[path] = read(path, module.params["checksum"])
+            result[path] = read(path, params["checksum"], params["checksum_algorithm"], path in params["read"])
         except OSError as error:
             module.fail_json(msg="cannot read %s: %s" % (path, error.strerror))
     module.exit_json(changed=False, paths=result)

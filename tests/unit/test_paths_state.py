@@ -81,3 +81,17 @@ def test_a_path_under_a_file_reads_as_missing(tmp_path):
     plain = tmp_path / "plain"
     plain.write_text("x")
     assert paths_state.read(str(plain / "below"))["exists"] is False
+
+
+def test_sha256_and_text_on_request(tmp_path):
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("flask==3.1.0\n")
+    stamp = tmp_path / ".flaskops-built"
+    stamp.write_text('{"sha256": "x"}\n')
+    have = paths_state.read(str(requirements), algorithm="sha256")
+    assert have["checksum"] == hashlib.sha256(b"flask==3.1.0\n").hexdigest()
+    assert have["content"] is None
+    assert paths_state.read(str(stamp), text=True)["content"] == '{"sha256": "x"}\n'
+    # Content is compared with the probe's own algorithm.
+    assert not path_differs({"path": str(requirements), "content": "flask==3.1.0\n"}, {str(requirements): have})
+    assert path_differs({"path": str(requirements), "content": "flask==3.0.0\n"}, {str(requirements): have})
