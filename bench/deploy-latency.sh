@@ -35,12 +35,7 @@ all:
       hosts:
         $name:
   hosts:
-    $name:
-      ansible_host: 127.0.0.1
-      ansible_port: $port
-      ansible_user: $TESTBED_USER
-      ansible_private_key_file: $TESTBED_SSH_KEY
-      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
+$(host_entry "$name" "$port")
   vars:
     flask_app_name: hello
     flask_app_repo: /srv/git/hello.git

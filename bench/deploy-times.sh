@@ -20,17 +20,11 @@ port="${BENCH_SSH_PORT:-2299}"
 work="$(mktemp -d)"
 trap '"$TESTBED_ROOT/testbed/instance.sh" down "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 
-cat >"$work/hosts.yml" <<HOSTS
-all:
-  hosts:
-    $name:
-      ansible_host: 127.0.0.1
-      ansible_port: $port
-      ansible_user: $TESTBED_USER
-      ansible_private_key_file: $TESTBED_SSH_KEY
-      ansible_ssh_common_args: -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null
-      ansible_become: true
-HOSTS
+{
+  printf 'all:\n  hosts:\n'
+  host_entry "$name" "$port"
+  printf '      ansible_become: true\n'
+} >"$work/hosts.yml"
 cat >"$work/deploy.yml" <<'PLAY'
 - name: Deploy hello
   hosts: all

@@ -181,6 +181,15 @@ def draw(results, path):
     plt.close(fig)
 
 
+def variants_took(results):
+    """How much of the run the opt-in variants took, when there were any."""
+    names = list(results.get("variants") or {})
+    if not names:
+        return ""
+    return (f", of which the variants ({', '.join(names)}) took "
+            f"{results.get('variants_seconds', 0) / 60:.1f}")
+
+
 def replace_between(text, name, lines):
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     block = "\n".join([begin, *lines, end])
@@ -200,7 +209,7 @@ def main():
         f"{machine['gunicorn']}; {machine['ansible']}. Serving figures are medians of {results['rounds']} "
         f"wrk runs of {results['seconds_per_wrk_run']} s (-t2) inside the host over loopback; converge figures "
         f"medians of the runs listed, over SSH on 127.0.0.1. The whole run took "
-        f"{results['bench_seconds'] / 60:.1f} minutes.",
+        f"{results['bench_seconds'] / 60:.1f} minutes{variants_took(results)}.",
         "", "### Against the goals", "", *goals_table(results),
         "", "### Serving: our site, a tutorial's site and gunicorn alone", "", *serving_table(results),
         "", "### Static files: nginx against Flask", "", *static_table(results),

@@ -50,3 +50,9 @@ def test_only_the_marked_section_is_rewritten():
     text = report.replace_between(page, "bench", ["new figures"])
     assert text == "# Title\n\nkept\n<!-- bench:begin -->\nnew figures\n<!-- bench:end -->\nkept too\n"
     assert report.replace_between(text, "bench", ["again"]).count("<!-- bench:begin -->") == 1
+
+
+def test_the_run_time_says_what_the_variants_took():
+    assert report.variants_took({"variants": {}}) == ""
+    took = report.variants_took({"variants": {"workers-3": {}, "unix-socket": {}}, "variants_seconds": 540})
+    assert took == ", of which the variants (workers-3, unix-socket) took 9.0"
