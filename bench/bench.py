@@ -70,6 +70,7 @@ STATIC = {"small": "/static/hello.css", "large": "/static/bench-1m.bin"}
 # after. The pages are measured through our site and to gunicorn alone,
 # round by round, under the variant and then under the defaults again.
 ACCESS_LOG = "access_log /var/log/nginx/access.log"
+GZIP_LEVEL = "gzip_comp_level"
 VARIANTS = {
     # The default before the benchmarks (10000 now).
     "max-requests-1000": {"vars": {"gunicorn_max_requests": 1000, "gunicorn_max_requests_jitter": 100}},
@@ -80,6 +81,13 @@ VARIANTS = {
     "unix-socket": {"vars": {"gunicorn_bind": "unix:/run/flaskops-hello.sock",
                              "nginx_proxy_upstreams": ["unix:/run/flaskops-hello.sock"]},
                     "playbook": "site", "targets": ["ours"]},
+    # What gzip's level costs a page that is compressed (the notes page; hello
+    # is under gzip_min_length), both runs asking for gzip as browsers do.
+    "gzip-level-1": {
+        "host": f"sed -i 's/{GZIP_LEVEL} 5;/{GZIP_LEVEL} 1;/' /etc/nginx/sites-available/*.conf",
+        "undo": f"sed -i 's/{GZIP_LEVEL} 1;/{GZIP_LEVEL} 5;/' /etc/nginx/sites-available/*.conf",
+        "headers": ["Accept-Encoding: gzip"],
+    },
     "access-log-buffered": {
         "host": f"sed -i 's#{ACCESS_LOG};#{ACCESS_LOG} combined buffer=64k flush=5s;#' /etc/nginx/nginx.conf",
         "undo": f"sed -i 's#{ACCESS_LOG} combined buffer=64k flush=5s;#{ACCESS_LOG};#' /etc/nginx/nginx.conf",
@@ -206,11 +214,12 @@ def measure_converge():
 UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(port, path, host, connections, seconds=None):
+def wrk(port, path, host, connections, seconds=None, headers=()):
     """One wrk run inside the host: requests/s, p50 and p99 in ms."""
     url = f"http://127.0.0.1:{port}{path}"
+    extra = "".join(f" -H {shlex.quote(header)}" for header in headers)
     out = on_host(f"wrk -t2 -c{connections} -d{seconds or SECONDS}s --latency "
-                  f"-H {shlex.quote('Host: ' + host)} {shlex.quote(url)}")
+                  f"-H {shlex.quote('Host: ' + host)}{extra} {shlex.quote(url)}")
     if re.search(r"Non-2xx or 3xx responses|Socket errors", out):
         sys.exit(f"[bench] {url} answered with errors:\n{out}")
 
@@ -239,7 +248,7 @@ def prepare_serving():
     time.sleep(2)
 
 
-def measure_serving(targets=("ours", "tutorial", "gunicorn"), concurrency=CONCURRENCY):
+def measure_serving(targets=("ours", "tutorial", "gunicorn"), concurrency=CONCURRENCY, headers=()):
     """Interleaved: every target once per round, so drift hits all alike."""
     samples = {}
     for n in range(ROUNDS):
@@ -247,7 +256,7 @@ def measure_serving(targets=("ours", "tutorial", "gunicorn"), concurrency=CONCUR
             for connections in concurrency:
                 for target in targets:
                     port = spec["gunicorn"] if target == "gunicorn" else TARGETS[target]
-                    figures = wrk(port, spec["path"], spec["host"], connections)
+                    figures = wrk(port, spec["path"], spec["host"], connections, headers=headers)
                     samples.setdefault(f"{page}/{target}/c{connections}", []).append(figures)
         log(f"serving: round {n + 1} of {ROUNDS} done")
     return {key: {**summarise(runs), "runs": runs} for key, runs in samples.items()}
@@ -270,6 +279,7 @@ def measure_variants(names):
         log(f"variant {name}: {variant}")
         book = SITE if variant.get("playbook") == "site" else TWO_APPS
         targets = tuple(variant.get("targets", ("ours", "gunicorn")))
+        headers = tuple(variant.get("headers", ()))
         # site.yml deploys what the inventory names (v1) unless told hello's release.
         keep = ["-e", "flask_app_version=bench-3"] if book == SITE else []
         if "vars" in variant:
@@ -277,13 +287,13 @@ def measure_variants(names):
         else:
             on_host(f"{variant['host']} && nginx -t -q && systemctl reload nginx")
         time.sleep(3)
-        results[name] = {**variant, "serving": measure_serving(targets=targets, concurrency=(16,))}
+        results[name] = {**variant, "serving": measure_serving(targets=targets, concurrency=(16,), headers=headers)}
         if "vars" in variant:
             playbook(book, *keep)
         else:
             on_host(f"{variant['undo']} && nginx -t -q && systemctl reload nginx")
         time.sleep(3)
-        results[name]["defaults"] = measure_serving(targets=targets, concurrency=(16,))
+        results[name]["defaults"] = measure_serving(targets=targets, concurrency=(16,), headers=headers)
     return results
 
 
