@@ -76,8 +76,6 @@ paths:
       content: null
 """
 
-# Files larger than this are not hashed: the roles manage small text files.
-CHECKSUM_LIMIT = 4 * 1024 * 1024
 READ_LIMIT = 64 * 1024
 
 
@@ -98,7 +96,7 @@ def read(path, hashed=True, algorithm="sha1", text=False):
     kind = ("link" if stat.S_ISLNK(info.st_mode) else "directory" if stat.S_ISDIR(info.st_mode)
             else "file" if stat.S_ISREG(info.st_mode) else "other")
     checksum = content = None
-    if hashed and kind == "file" and info.st_size <= CHECKSUM_LIMIT:
+    if hashed and kind == "file":
         digest = hashlib.new(algorithm)
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(65536), b""):
