@@ -3,8 +3,9 @@
 Runs after test_site.py (file order), on the converged stack. Each test
 runs one playbook against every host of the scenario at once (each host a
 whole stack of its own; today one, Debian 13), with a request loop through
-nginx on each when it touches the site, then checks every host. In order: site.yml with
---check --diff (no change), site.yml at -vvv --diff with a new secret (never
+nginx on each when it touches the site, then checks every host. In order:
+site.yml after paths each role manages were changed by hand (each put
+back), site.yml with --check --diff (no change), site.yml at -vvv --diff with a new secret (never
 printed, and the running app has it); then deploy.yml and rollback.yml:
 nothing to roll back to; a first deploy whose health path does not exist; a
 release whose health path answers 500 and one that does not import (both
@@ -75,6 +76,61 @@ def assert_no_request_failed(reports, slowest_ms=None):
         assert report["failed"] == 0, (name, report["errors"])
         if slowest_ms:
             assert report["max_ms"] < slowest_ms, (name, report)
+
+
+def hand_edits(host):
+    """Paths each role manages, and how a person might change each by hand
+    (one per kind of check the roles skip work on: content, mode, a link
+    gone, a link added)."""
+    release = live(host)
+    return {
+        "/etc/nginx/nginx.conf": "echo '# edited by hand' >> {path}",
+        "/etc/nginx/sites-enabled/default": "ln -s /etc/nginx/sites-available/default {path}",
+        "/etc/systemd/system/nginx.service.d/flaskops-restart.conf": "chmod 0600 {path}",
+        "/etc/gunicorn/hello.conf.py": "echo '# edited by hand' >> {path}",
+        "/usr/local/lib/flaskops": "chmod 0700 {path}",
+        f"{ROOT}/shared": "chmod 0755 {path}",
+        f"{release}/.git": "chmod 0755 {path}",
+        f"{release}/instance": "rm {path}",
+    }
+
+
+def snapshot(host, paths):
+    """Each path's type, link target, mode, owner, group and content."""
+    taken = {}
+    for path in paths:
+        node = host.file(path)
+        if not node.exists and not node.is_symlink:
+            taken[path] = None
+        elif node.is_symlink:
+            taken[path] = ("link", node.linked_to)
+        else:
+            taken[path] = (oct(node.mode), node.user, node.group, node.sha256sum if node.is_file else "folder")
+    return taken
+
+
+def test_paths_changed_by_hand_are_put_back_while_the_site_answers(
+        fleet, fleet_requests, run_playbook_on_fleet):
+    # The roles read what they manage once and skip what is already as
+    # wanted: a path changed since must still get its task.
+    edited = {}
+    for name, host in fleet.items():
+        edits = hand_edits(host)
+        before = snapshot(host, edits)
+        for path, command in edits.items():
+            host.run_expect([0], command.format(path=path))
+        after = snapshot(host, edits)
+        assert all(after[path] != before[path] for path in edits), (before, after)
+        edited[name] = (edits, before)
+    requests = fleet_requests(DOMAIN)
+    run = run_playbook_on_fleet(SITE)
+    reports = requests()
+    assert run.rc == 0, run.output[-3000:]
+    assert all(changed and changed > 0 for changed in run.changed.values()), run.output[-3000:]
+    assert_no_request_failed(reports)
+    for name, host in fleet.items():
+        edits, before = edited[name]
+        assert snapshot(host, edits) == before
 
 
 def test_check_mode_with_diff_on_the_converged_hosts_changes_nothing(run_playbook_on_fleet):
