@@ -42,9 +42,12 @@ cmd_up() {
   # systemd on a real server holds every capability; without CAP_SYS_ADMIN it
   # cannot build the sandboxes (ProtectSystem=, PrivateDevices=, seccomp
   # filters) of services that run as an unprivileged user, and Debian 13's
-  # systemd then refuses to start them at all.
+  # systemd then refuses to start them at all. Root on a server may also
+  # set the network's kernel settings (net.core.somaxconn, which each
+  # container has of its own): podman makes /proc/sys read-only unless
+  # told otherwise.
   local -a run_args=(--detach --systemd=always --hostname "$name" --name "$name"
-                     --cap-add SYS_ADMIN
+                     --cap-add SYS_ADMIN --security-opt unmask=/proc/sys
                      --label flaskops-testbed=1)
   local ssh_publish="127.0.0.1::22"
   shift 2

@@ -28,3 +28,22 @@ def test_lists_strings_and_missing_text():
     assert mask("a s3cret b", "s3cret") == "a ******** b"
     assert mask(None, ["s3cret"]) == ""
     assert mask("nothing to hide", []) == "nothing to hide"
+
+
+SECRET = 'p@ss w\\rd"é/x'
+
+
+def test_every_spelling_a_program_prints_is_hidden():
+    import json as json_module
+    from urllib.parse import quote, quote_plus
+    printed = [
+        SECRET, repr(SECRET), repr({"SECRET_KEY": SECRET}), json_module.dumps({"SECRET_KEY": SECRET}),
+        json_module.dumps(SECRET, ensure_ascii=False), quote(SECRET, safe=""), quote(SECRET), quote_plus(SECRET),
+        "SECRET_KEY=" + SECRET.replace("\\", "\\\\").replace('"', '\\"'),
+        SECRET.encode("unicode_escape").decode("ascii"),
+    ]
+    for line in printed:
+        masked = mask(f"before {line} after", [SECRET])
+        assert "********" in masked, line
+        for fragment in ("p@ss", "w\\rd", "w\\\\rd", "p%40ss", "p%40ss+w"):
+            assert fragment not in masked, (line, masked)

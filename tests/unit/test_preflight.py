@@ -114,6 +114,40 @@ BAD = [
     ("flask_app", {"flask_app_repo_token": "t0ken", "flask_app_repo_token_user": "a:b"}, "flask_app_repo_token_user"),
     ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_forwarded_allow_ips": ["10.0.0.10"]},
      "gunicorn_allowed_clients"),
+    # Every spelling of the unspecified address is public.
+    ("gunicorn", {"gunicorn_bind": "[::0]:8000"}, "gunicorn_bind"),
+    ("gunicorn", {"gunicorn_bind": "[0::]:8000"}, "gunicorn_bind"),
+    ("gunicorn", {"gunicorn_bind": "[0:0:0:0:0:0:0:0]:8000"}, "gunicorn_bind"),
+    # A firewall with no accept rule: the other family, or nobody.
+    ("gunicorn", {"gunicorn_bind": "[fd00::21]:8000", "gunicorn_allowed_clients": ["10.0.0.10"]},
+     "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": ["fd00::10"]},
+     "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": []}, "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_allowed_clients": [":"]}, "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_forwarded_allow_ips": ["0.0.0.0/0"]}, "gunicorn_forwarded_allow_ips"),
+    ("gunicorn", {"gunicorn_service_overrides": {"ExecCondition": "/bin/true"}}, "gunicorn_service_overrides"),
+    ("gunicorn", {"gunicorn_service_overrides": {"SupplementaryGroups": "shadow"}}, "gunicorn_service_overrides"),
+    ("gunicorn", {"gunicorn_read_write_paths": ["/"]}, "gunicorn_read_write_paths"),
+    ("gunicorn", {"gunicorn_read_write_paths": ["/etc"]}, "gunicorn_read_write_paths"),
+    ("gunicorn", {"gunicorn_group": "shadow"}, "gunicorn_group"),
+    ("gunicorn", {"gunicorn_unix_socket_group": "docker"}, "gunicorn_unix_socket_group"),
+    ("flask_app", {"flask_app_group": "adm"}, "flask_app_group"),
+    ("flask_app", {"flask_app_extra_packages": ["-r/etc/shadow"]}, "flask_app_extra_packages"),
+    ("flask_app", {"flask_app_extra_packages": ["--index-url=https://evil.example/simple"]},
+     "flask_app_extra_packages"),
+    ("flask_app", {"flask_app_name": "nginx"}, "flask_app_name"),
+    ("flask_app", {"flask_app_name": "certbot"}, "flask_app_name"),
+    ("gunicorn", {"gunicorn_app_name": "nftables"}, "gunicorn_app_name"),
+    ("nginx_proxy", {"nginx_proxy_server_aliases": ["Example.COM"]}, "nginx_proxy_server_aliases"),
+    ("nginx_proxy", {"nginx_proxy_server_aliases": ["WWW.example.com"]}, "nginx_proxy_server_aliases"),
+    ("nginx_proxy", {"nginx_proxy_static_dir": "/var/log/nginx"}, "nginx_proxy_static_dir"),
+    ("nginx_proxy", {"nginx_proxy_static_dir": "/usr/share"}, "nginx_proxy_static_dir"),
+    # A trailing newline passes no check.
+    ("flask_app", {"flask_app_name": "hello\n"}, "flask_app_name"),
+    ("gunicorn", {"gunicorn_bind": "127.0.0.1:8000\n"}, "gunicorn_bind"),
+    ("nginx_proxy", {"nginx_proxy_server_name": "example.com\n"}, "nginx_proxy_server_name"),
+    ("flask_app", {"flask_app_root": "/srv/hello\n"}, "flask_app_root"),
 ]
 
 
@@ -174,13 +208,13 @@ def test_valid_input_passes_the_preflight(tmp_path, role, extra):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_credentials_in_the_repository_url_are_never_shown(tmp_path):
-    """A refused run quotes the URL without its user name and password."""
-    secret = "ghp_n0t-a-real-t0ken-but-secret"
+@pytest.mark.parametrize("password", ["ghp_n0t-a-real-t0ken-but-secret", "p@ss:w0rd@x"])
+def test_credentials_in_the_repository_url_are_never_shown(tmp_path, password):
+    """A refused run quotes the URL without its user name and password (a
+    raw "@" in the password included)."""
     result = run_role(tmp_path, "flask_app", {
-        **VALID["flask_app"], "flask_app_repo": f"https://deploy:{secret}@git.example.invalid/hello.git",
-        "flask_app_version": "-x"})
+        **VALID["flask_app"], "flask_app_repo": f"https://deploy:{password}@git.example.invalid/hello .git"})
     output = result.stdout + result.stderr
-    assert result.returncode != 0 and "flask_app_version" in output, output
-    assert "https://git.example.invalid/hello.git" in output, output
-    assert secret not in output and "deploy:" not in output, output
+    assert result.returncode != 0 and "flask_app_repo" in output, output
+    assert "https://git.example.invalid/hello .git" in output, output
+    assert password not in output and "deploy:" not in output, output

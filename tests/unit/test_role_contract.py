@@ -19,7 +19,11 @@ def role(request):
 
 
 def spec_options(role):
-    return load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]["main"]["options"]
+    """The options of every entry point of the role."""
+    options = {}
+    for entry in load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"].values():
+        options.update(entry.get("options") or {})
+    return options
 
 
 def test_every_default_is_specified_with_the_same_value(role):
@@ -46,9 +50,11 @@ def test_public_variables_carry_the_role_prefix(role):
 
 
 def test_internal_variables_carry_the_private_prefix(role):
-    internal = load(ROOT / "roles" / role / "vars" / "main.yml")
+    vars_file = ROOT / "roles" / role / "vars" / "main.yml"
+    internal = load(vars_file) if vars_file.exists() else {}
+    prefix = f"__{role}_"
     for name in internal:
-        assert name.startswith(f"__{role}_"), f"{role}: {name} in vars/main.yml lacks __{role}_"
+        assert name.startswith(prefix), f"{role}: {name} in vars/main.yml lacks {prefix}"
 
 
 def test_templates_are_marked_as_managed(role):
