@@ -10,8 +10,8 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 STATE := $(CURDIR)/.testbed
 SUITES ?= bookworm trixie
-# flask_app and multihost assert no request's latency: they run side by side.
-SCENARIOS ?= flask_app+multihost gunicorn nginx_proxy site acme
+# Scenarios joined by "+" assert no request's latency: they run side by side.
+SCENARIOS ?= flask_app+multihost gunicorn nginx_proxy site cores+acme+runs
 DEMO_SUITE ?= bookworm
 DEMO_SSH_PORT ?= 2222
 DEMO_HTTP_PORT ?= 8080

@@ -18,7 +18,12 @@ project's playbooks, and measures, in one run:
 4. variants: the same pages under other settings, each against the
    defaults measured in the same run (BENCH_VARIANTS; see VARIANTS);
 5. a deploy under load: every request's latency while deploy.yml runs,
-   drawn as docs/deploy-latency.png with the deploy's phases.
+   drawn as docs/deploy-latency.png with the deploy's phases;
+6. concurrency: 1,000, 4,000 and 10,000 keep-alive clients at once (wrk,
+   15 s, 30 s timeout) against our site, gunicorn alone and a tutorial's
+   nginx (Debian's stock nginx.conf and the tutorial's site, a second nginx
+   on port 8082): answers, failures (a non-2xx/3xx answer or a socket
+   error) and the peak memory of nginx's processes.
 
 Traffic never leaves the host's loopback. Results go to
 .testbed/bench/results.json; bench/report.py writes docs/benchmarks.md.
@@ -64,6 +69,11 @@ PAGES = {
 }
 TARGETS = {"ours": 80, "tutorial": 8081}
 STATIC = {"small": "/static/hello.css", "large": "/static/bench-1m.bin"}
+# Concurrent clients, and where they go: our site, gunicorn alone, and the
+# tutorial's nginx (bench/tutorial-nginx.conf) with its pid file.
+CLIENTS = tuple(int(n) for n in os.environ.get("BENCH_CLIENTS", "1000,4000,10000").split(","))
+CROWD_SECONDS = int(os.environ.get("BENCH_CROWD_SECONDS", "15"))
+CROWD_TARGETS = {"ours": (80, "/run/nginx.pid"), "gunicorn": (8000, None), "tutorial": (8082, "/run/nginx-tutorial.pid")}
 
 # Settings tried against the defaults: extra variables for two-apps.yml
 # (both applications), or a change made by hand on the host and undone
@@ -321,6 +331,55 @@ def measure_deploy_latency():
     return {"seconds": seconds, "report": report, "samples": samples, "tasks": tasks}
 
 
+def nginx_memory_kib(pid_file):
+    """Resident memory of an nginx master and its workers, in KiB."""
+    return int(on_host(f"master=$(cat {pid_file}); ps -o rss= -p $master --ppid $master | "
+                       "awk '{s += $1} END {print s}'").strip() or 0)
+
+
+def crowd(port, clients, pid_file):
+    """wrk with CLIENTS keep-alive connections: answers, failures, and the
+    peak memory of the nginx behind PORT (sampled every second)."""
+    url = f"http://127.0.0.1:{port}/"
+    on_host("rm -f /tmp/crowd-peak")
+    if pid_file:
+        run(["podman", "exec", "-d", HOST, "sh", "-c",
+             f"peak=0; for i in $(seq {CROWD_SECONDS + 5}); do "
+             f"m=$(ps -o rss= -p $(cat {pid_file}) --ppid $(cat {pid_file}) | awk '{{s += $1}} END {{print s}}'); "
+             "[ \"$m\" -gt \"$peak\" ] && peak=$m; echo $peak > /tmp/crowd-peak; sleep 1; done"])
+    out = on_host(f"ulimit -n 20000; wrk -t2 -c{clients} -d{CROWD_SECONDS}s --timeout 30s "
+                  f"-H 'Host: hello.test' {url}")
+    answers = int(re.search(r"(\d+) requests in", out)[1])
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    socket_errors = sum(int(n) for n in errors.groups()) if errors else 0
+    figures = {"answers": answers, "non_2xx": int(non_2xx[1]) if non_2xx else 0, "socket_errors": socket_errors}
+    figures["failed"] = figures["non_2xx"] + socket_errors
+    if pid_file:
+        time.sleep(2)
+        figures["nginx_peak_kib"] = int(on_host("cat /tmp/crowd-peak").strip() or 0)
+    return figures
+
+
+def measure_concurrency():
+    """CLIENTS at once against each target, after the host settles."""
+    log(f"concurrency: {CLIENTS} clients for {CROWD_SECONDS} s against our site, gunicorn alone, the tutorial's nginx")
+    run(["podman", "cp", str(ROOT / "bench" / "tutorial-nginx.conf"), f"{HOST}:/etc/nginx/tutorial-nginx.conf"])
+    on_host("nginx -t -q -c /etc/nginx/tutorial-nginx.conf && nginx -c /etc/nginx/tutorial-nginx.conf")
+    results = {"idle": {"ours_nginx_kib": nginx_memory_kib("/run/nginx.pid"),
+                        "tutorial_nginx_kib": nginx_memory_kib("/run/nginx-tutorial.pid")},
+               "seconds": CROWD_SECONDS, "limits": on_host(
+                   "grep -E 'worker_(processes|connections|rlimit_nofile)' /etc/nginx/nginx.conf; "
+                   "sysctl -n net.core.somaxconn").split("\n")}
+    for clients in CLIENTS:
+        for target, (port, pid_file) in CROWD_TARGETS.items():
+            time.sleep(5)
+            results[f"{target}/{clients}"] = crowd(port, clients, pid_file)
+            log(f"concurrency: {target} at {clients} clients: {results[f'{target}/{clients}']}")
+    on_host("nginx -c /etc/nginx/tutorial-nginx.conf -s quit || true")
+    return results
+
+
 def machine():
     cpus = os.cpu_count()
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -351,6 +410,7 @@ def main():
     results["variants"] = measure_variants(names)
     results["variants_seconds"] = round(time.monotonic() - variants_started)
     results["deploy"] = measure_deploy_latency()
+    results["concurrency"] = measure_concurrency()
     results["bench_seconds"] = round(time.monotonic() - started)
     (WORK / "results.json").write_text(json.dumps(results, indent=1))
     log(f"done in {results['bench_seconds']} s: {WORK / 'results.json'}")

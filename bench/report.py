@@ -190,6 +190,37 @@ def variants_took(results):
             f"{results.get('variants_seconds', 0) / 60:.1f}")
 
 
+def concurrency_table(results):
+    """Answers and failures at each number of clients, nginx's peak memory."""
+    figures = results.get("concurrency")
+    if not figures:
+        return ["(not measured in this run)"]
+    clients = sorted({int(key.split("/")[1]) for key in figures if "/" in key})
+    lines = ["| clients | target | answered | failed (non-2xx / socket errors) | nginx memory, peak |",
+             "|---:|---|---:|---:|---:|"]
+    names = {"ours": "our site", "gunicorn": "gunicorn alone", "tutorial": "the tutorial's nginx"}
+    for count in clients:
+        for target in ("ours", "gunicorn", "tutorial"):
+            row = figures.get(f"{target}/{count}")
+            if not row:
+                continue
+            memory = f"{row['nginx_peak_kib'] / 1024:.1f} MiB" if "nginx_peak_kib" in row else "-"
+            lines.append(f"| {count:,} | {names[target]} | {row['answers']:,} | {row['failed']:,} "
+                         f"({row['non_2xx']:,} / {row['socket_errors']:,}) | {memory} |")
+    held = {target: max([c for c in clients if figures.get(f"{target}/{c}", {}).get("failed", 1) == 0], default=0)
+            for target in ("ours", "gunicorn", "tutorial")}
+    idle = figures["idle"]
+    top = max(clients)
+    per_connection = (figures.get(f"ours/{top}", {}).get("nginx_peak_kib", 0) - idle["ours_nginx_kib"]) / top
+    lines += ["", "Most clients held with 0 failed: " + ", ".join(
+        f"{names[target]} {count:,}" if count else f"{names[target]} none of these" for target, count in held.items())
+        + f". Idle, our nginx holds {idle['ours_nginx_kib'] / 1024:.1f} MiB (its connection slots allocated) and "
+        f"the tutorial's {idle['tutorial_nginx_kib'] / 1024:.1f} MiB; at {top:,} clients ours grew by "
+        f"{per_connection:.1f} KiB per client. Limits of our site: {'; '.join(figures['limits'])} "
+        "(the last line is net.core.somaxconn)."]
+    return lines
+
+
 def replace_between(text, name, lines):
     begin, end = f"<!-- {name}:begin -->", f"<!-- {name}:end -->"
     block = "\n".join([begin, *lines, end])
@@ -219,6 +250,10 @@ def main():
         f"a loop sampled {deploy['sent']} requests through nginx meanwhile ({deploy['failed']} failed; "
         f"p50 {deploy['p50_ms']} ms, p99 {deploy['p99_ms']} ms, max {deploy['max_ms']} ms) while wrk kept 8 "
         "connections busy.", "", "![latency across a deploy](deploy-latency.png)",
+        "", "### Many clients at once", "",
+        f"wrk with that many keep-alive clients for {results.get('concurrency', {}).get('seconds', 15)} s "
+        "(-t2, 30 s timeout) inside the host; a failure is an answer other than 2xx/3xx or a socket error.",
+        "", *concurrency_table(results),
     ]
     page = docs / "benchmarks.md"
     text = replace_between(page.read_text(), "bench", lines)

@@ -63,6 +63,16 @@ def ansible_playbook(playbook, *args):
     return result.returncode, re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
 
 
+def start_playbook(playbook, *args):
+    """Start a playbook as ansible_playbook() runs it, in the background: the
+    Popen, whose stdout (stderr joined) a test reads line by line."""
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", COLUMNS="500",
+               PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        ["ansible-playbook", "-i", os.environ["MOLECULE_INVENTORY_FILE"], str(playbook), *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+
+
 def recap_changed(output, name):
     """A host's "changed=" in the play recap, or None when it is not there."""
     recap = re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=(\d+)", output, re.M)
@@ -123,7 +133,18 @@ def run_playbook_on_fleet(fleet):
 REPORT_FILE, STOP_FILE = "/tmp/request-loop.json", "/tmp/request-loop.stop"
 
 
-def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http://127.0.0.1/", cafile=None):
+# Bounds of every request loop: enough for the longest change a test
+# watches, and stop() checks the loop was still running when it ended.
+LOOP_LIMIT, LOOP_SECONDS = 20000, 900
+
+
+def still_running(report):
+    """A loop stopped by the test (not by its own bounds) watched the whole change."""
+    assert report.get("ended") == "until", f"the request loop stopped before the change ended: {report}"
+    return report
+
+
+def start_request_loop(host, host_header, interval=0.05, limit=LOOP_LIMIT, url="http://127.0.0.1/", cafile=None):
     """Start testbed/request_loop.py on HOST in the background; return stop().
 
     It sends GET requests to ``url`` (on the test host's loopback) with that
@@ -133,13 +154,14 @@ def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http:/
     (p50_ms, p99_ms, max_ms, slow: how many took a second or more). An
     https:// URL is checked against ``cafile``, the Host header as SNI. The
     scenario's prepare installs the script at /usr/local/bin/request_loop.py.
+    The report says why the loop ended: stop() fails unless the test ended it.
     """
     host.run_expect([0], f"rm -f {REPORT_FILE} {STOP_FILE}")
     header = f"--host {host_header}" if host_header else ""
     if cafile:
         header += f" --cafile {cafile}"
     host.run(f"nohup /usr/local/bin/request_loop.py {url} nginx.service "
-             f"--restarts 0 --count {limit} --interval {interval} --timeout 10 "
+             f"--restarts 0 --count {limit} --max-seconds {LOOP_SECONDS} --interval {interval} --timeout 10 "
              f"{header} --until {STOP_FILE} > {REPORT_FILE} 2>&1 &")
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline and host.run("pgrep -f request_loop.py").rc != 0:
@@ -150,18 +172,18 @@ def start_request_loop(host, host_header, interval=0.05, limit=3000, url="http:/
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline and not host.file(REPORT_FILE).content_string.strip():
             time.sleep(0.5)
-        return json.loads(host.file(REPORT_FILE).content_string)
+        return still_running(json.loads(host.file(REPORT_FILE).content_string))
 
     return stop
 
 
-def start_local_request_loop(url, host_header, interval=0.05, limit=3000, timeout=10):
+def start_local_request_loop(url, host_header, interval=0.05, limit=LOOP_LIMIT, timeout=10):
     """start_request_loop, run on this machine against a port a test host
     publishes on 127.0.0.1 (the request path a user's browser takes)."""
     script = os.path.join(os.environ["MOLECULE_PROJECT_DIRECTORY"], "testbed", "request_loop.py")
     stop_file = os.path.join(tempfile.mkdtemp(prefix="request-loop."), "stop")
     loop = subprocess.Popen(
-        ["python3", script, url, "-", "--restarts", "0", "--count", str(limit),
+        ["python3", script, url, "-", "--restarts", "0", "--count", str(limit), "--max-seconds", str(LOOP_SECONDS),
          "--interval", str(interval), "--timeout", str(timeout), "--until", stop_file]
         + (["--host", host_header] if host_header else []),
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -172,7 +194,7 @@ def start_local_request_loop(url, host_header, interval=0.05, limit=3000, timeou
         out, err = loop.communicate(timeout=wait + timeout)
         if loop.returncode != 0:
             raise RuntimeError(f"request_loop.py failed: {err}")
-        return json.loads(out)
+        return still_running(json.loads(out))
 
     return stop
 

@@ -18,10 +18,17 @@
 #                 fails-as-service v3 whose /healthz answers 500 only when it
 #                                  runs as hello.service (it passes a gate
 #                                  that runs it as another unit)
+#                 prints-env       v3 that prints SECRET_KEY as programs do
+#                                  (repr, JSON, percent-encoded) when it is
+#                                  imported, then fails: on import with
+#                                  HELLO_FAIL_AT=import, under gunicorn
+#                                  (the gate) with HELLO_FAIL_AT=gunicorn
 #   notes.bundle  examples/notes (pyproject.toml, factory, database), main = v1
 #                 src-layout       the package moved to src/notes: installed
 #                                  into the virtualenv, Flask's instance
 #                                  folder is there too
+#                 records-build-user  main with a setup.py that writes the
+#                                  user building it into built-by.txt
 #
 # usage: make-app-repo.sh   (prints the folder holding the bundles)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -104,6 +111,27 @@ app.view_functions["healthz"] = health_unless_the_service
 PY
 commit "$work/hello" 6 "hello: a release that fails only as the service"
 
+git -C "$work/hello" switch --quiet --create prints-env main
+cat >>"$work/hello/hello.py" <<'PY'
+
+
+def print_the_secret_and_fail():
+    import json
+    import sys
+    from urllib.parse import quote, quote_plus
+    secret = os.environ.get("SECRET_KEY", "")
+    for stream in (sys.stdout, sys.stderr):
+        print(repr(dict(os.environ)), json.dumps(dict(os.environ)), quote(secret, safe=""), quote_plus(secret),
+              "SECRET_KEY=" + secret, file=stream, flush=True)
+    fail_at = os.environ.get("HELLO_FAIL_AT", "import")
+    if fail_at == "import" or (fail_at == "gunicorn" and "gunicorn" in sys.modules):
+        raise RuntimeError(f"failing on purpose with {os.environ!r}")
+
+
+print_the_secret_and_fail()
+PY
+commit "$work/hello" 7 "hello: a release that prints its environment and fails"
+
 git -C "$work/hello" switch --quiet --create tracked-instance main
 mkdir -p "$work/hello/instance"
 : >"$work/hello/instance/.gitkeep"
@@ -118,6 +146,20 @@ git -C "$work/hello" switch --quiet main
 bundle hello
 
 start notes
+git -C "$work/notes" switch --quiet --create records-build-user main
+cat >"$work/notes/setup.py" <<'PY'
+"""Records which user builds the project: the tests check it is not root."""
+import os
+
+from setuptools import setup
+
+with open("built-by.txt", "w", encoding="ascii") as out:
+    out.write(f"{os.geteuid()} {os.getegid()}\n")
+setup()
+PY
+commit "$work/notes" 3 "notes: record the user that builds it"
+git -C "$work/notes" switch --quiet main
+
 git -C "$work/notes" switch --quiet --create src-layout
 mkdir -p "$work/notes/src"
 git -C "$work/notes" mv notes src/notes

@@ -15,7 +15,10 @@ An https:// URL is checked against ``--cafile`` (the system's CAs without
 it), with the Host header as the TLS server name (SNI).
 
 With ``--until FILE``, the loop also stops as soon as FILE exists (sending
-at most ``--count`` requests): a test starts it, acts, then ends it.
+at most ``--count`` requests, for at most ``--max-seconds``): a test
+starts it, acts, then ends it. The report's ``ended`` says why the loop
+stopped (``until``, ``count`` or ``time``): a test checks that it was
+still running when the change it watched had ended.
 
 With ``--samples FILE``, every request is also written to FILE as JSON: a
 list of [wall-clock seconds it was sent, milliseconds it took, answered
@@ -26,7 +29,7 @@ machine, through a port a test host publishes on 127.0.0.1).
 
 usage: request_loop.py URL UNIT [--count N] [--restarts K] [--action ACTION]
                        [--timeout S] [--interval S] [--host HOST] [--until FILE]
-                       [--cafile FILE] [--samples FILE]
+                       [--cafile FILE] [--samples FILE] [--max-seconds S]
 """
 
 import argparse
@@ -41,7 +44,7 @@ import threading
 import time
 import urllib.parse
 
-MAX_COUNT = 5000
+MAX_COUNT = 20000
 
 
 def main_pid(unit):
@@ -96,6 +99,7 @@ def main():
     parser.add_argument("--until", help="stop once this file exists")
     parser.add_argument("--cafile", help="CA certificates for an https:// URL")
     parser.add_argument("--samples", help="write every request's time, latency and result here")
+    parser.add_argument("--max-seconds", type=float, default=900.0, help="stop after this long")
     args = parser.parse_args()
     if args.unit == "-" and args.restarts:
         sys.exit("--restarts needs a unit")
@@ -105,6 +109,8 @@ def main():
         sys.exit(f"--count must be between 1 and {MAX_COUNT}")
     if not 0 <= args.interval <= 1:
         sys.exit("--interval must be between 0 and 1 second")
+    if not 0 < args.max_seconds <= 1800:
+        sys.exit("--max-seconds must be between 0 and 1800")
 
     context = ssl.create_default_context(cafile=args.cafile)
     pids = [main_pid(args.unit)]
@@ -119,8 +125,13 @@ def main():
 
     failed, errors, latencies, sent, samples = 0, [], [], 0, []
     started = time.monotonic()
+    ended = "count"
     for i in range(args.count):
         if args.until and os.path.exists(args.until):
+            ended = "until"
+            break
+        if time.monotonic() - started >= args.max_seconds:
+            ended = "time"
             break
         sent += 1
         if i in restart_at:
@@ -153,6 +164,7 @@ def main():
     print(json.dumps({
         "sent": sent,
         "failed": failed,
+        "ended": ended,
         "errors": errors[:5],
         "restart_errors": restart_errors,
         "main_pids": pids,

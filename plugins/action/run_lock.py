@@ -50,13 +50,31 @@ def alive(pid, started):
     return process_start(pid) == started
 
 
+# Options of ansible-playbook whose value may end in .yml (not a playbook).
+VALUED = ("-i", "--inventory", "--inventory-file", "-e", "--extra-vars", "--vault-password-file",
+          "--vault-id", "--private-key", "--key-file")
+
+
+def playbooks_run(argv):
+    """The playbooks on an ansible-playbook command line."""
+    found, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in VALUED:
+            skip = True
+        elif not arg.startswith("-") and arg.endswith((".yml", ".yaml")):
+            found.append(os.path.basename(arg))
+    return found
+
+
 def run_identity():
     """(token, holder): one token for every lock this ansible-playbook run takes."""
     main = os.getppid()
     controller = socket.gethostname()
     started = process_start(main)
     token = hashlib.sha256(f"{controller}:{main}:{started}".encode()).hexdigest()[:32]
-    playbooks = [os.path.basename(arg) for arg in sys.argv[1:] if arg.endswith((".yml", ".yaml"))]
+    playbooks = playbooks_run(sys.argv[1:])
     holder = {"user": getpass.getuser(), "controller": controller, "pid": main,
               "playbook": " ".join(playbooks) or os.path.basename(sys.argv[0])}
     return token, holder, main, started
@@ -160,7 +178,9 @@ class ActionModule(ActionBase):
                             f"it {taken['now'] - stale.get('renewed', taken['now']):.0f} s ago (killed, or its "
                             "controller lost), so it was stale.")
             result["took_over"] = stale
-        result.update(changed=taken["changed"], lock=taken["lock"],
+        # A run's lock is gone when the run ends: no change to the host. One
+        # taken by hand (lease 0) stays, and is one.
+        result.update(changed=taken["changed"] and lease == 0, lock=taken["lock"],
                       msg=f"{host}: took the lock of {name}" + (" (waited for it)" if said else ""))
         if taken["changed"] and lease > 0 and args.get("keep", True):
             self._start_keeper(task_vars, name, token, lease, main, started)

@@ -68,7 +68,8 @@ DATA_TREES = ("/var/log", "/var/lib", "/var/cache", "/var/spool", "/var/backups"
 HIDDEN_TREES = ("/home", "/root", "/run/user", "/tmp", "/var/tmp", "/dev/shm")
 
 # systemd [Service] settings gunicorn_service_overrides may set: resources
-# and timeouts, and the one sandbox relaxation the README documents.
+# and timeouts, network access lists (they only narrow it), and the one
+# sandbox relaxation the README documents.
 SIZE = r"[0-9]+[KMGT]?|[0-9]+(\.[0-9]+)?%|infinity"
 SPAN = r"infinity|([0-9]+(\.[0-9]+)?\s*(us|ms|s|sec|m|min|h|d)?\s*)+"
 RLIMIT = r"(infinity|[0-9]+[KMGT]?)(:(infinity|[0-9]+[KMGT]?))?"
@@ -89,6 +90,8 @@ SERVICE_OVERRIDES = {
     **{name: SPAN for name in ("TimeoutStartSec", "TimeoutStopSec", "TimeoutAbortSec", "TimeoutSec",
                                "RestartSec", "RuntimeMaxSec", "WatchdogSec")},
     "MemoryDenyWriteExecute": r"yes|no",
+    **{name: r"((any|localhost|link-local|multicast|[0-9A-Fa-f:.]+(/[0-9]{1,3})?)( +|$))+"
+       for name in ("IPAddressAllow", "IPAddressDeny")},
 }
 
 NAME = re.compile(r"[a-z][a-z0-9_]{0,25}")

@@ -18,8 +18,8 @@ description:
     (root only). It records who holds it (controller user and host, playbook,
     version, since when, a message) and until when it holds unless renewed.
   - C(state=acquired) takes the lock when it is free, when the caller holds
-    it already (same token), or when its holder stopped renewing it (its
-    lease ran out): the lock is then taken over and the stale holder is
+    it already (same token), or when its holder stopped renewing it and its
+    lease ran out. The lock is then taken over and the stale holder is
     returned. Otherwise it returns the holder and takes nothing.
   - C(state=renewed) extends the caller's lease; C(state=released) removes
     the caller's lock (any lock with C(force)); C(state=status) reads it.

@@ -188,7 +188,7 @@ def test_requirement_specifiers_pass(value):
     {"ExecCondition": "/bin/true"}, {"SupplementaryGroups": "shadow"}, {"PassEnvironment": "PATH"},
     {"LoadCredential": "x:/etc/shadow"}, {"RootDirectory": "/"}, {"User": "root"}, {"ExecStartPre": "/bin/sh"},
     {"MemoryMax": "1G\nExecStartPre=/bin/sh"}, {"MemoryMax": "lots"}, {"TimeoutStopSec": "30s;"},
-    {"NoNewPrivileges": "no"}, ["MemoryMax", "1G"],
+    {"NoNewPrivileges": "no"}, ["MemoryMax", "1G"], {"IPAddressAllow": "any; rm"},
 ])
 def test_service_overrides_are_an_allow_list_of_resources_and_timeouts(value):
     refused("service_overrides", value)
@@ -197,7 +197,8 @@ def test_service_overrides_are_an_allow_list_of_resources_and_timeouts(value):
 def test_service_overrides_of_resources_and_timeouts_pass():
     ok("service_overrides", {"MemoryMax": "512M", "MemoryHigh": "80%", "CPUQuota": "150%", "TasksMax": 64,
                              "LimitNOFILE": "65536", "TimeoutStopSec": "1min 30s", "Nice": 5,
-                             "MemoryDenyWriteExecute": "no", "OOMScoreAdjust": -100})
+                             "MemoryDenyWriteExecute": "no", "OOMScoreAdjust": -100,
+                             "IPAddressDeny": "any", "IPAddressAllow": "localhost 10.0.0.0/8"})
 
 
 @pytest.mark.parametrize(("kind", "value", "options"), [

@@ -234,6 +234,22 @@ def test_credentials_in_the_repository_url_are_kept_root_only_and_never_shown(
     assert "wrong-token-value" not in wrong.output
 
 
+def test_a_password_with_a_raw_at_sign_in_the_url_works_and_is_never_shown(fleet, commit, run_playbook_on_fleet):
+    """prepare.yml's second git server wants the password p@ss:w0rd@8419,
+    written into the URL as it is: the host is what follows the last "@"."""
+    password = "p@ss:w0rd@8419"
+    run = run_playbook_on_fleet(HELLO, "-vvv", "-e", json.dumps({
+        "flask_app_version": "v2", "flask_app_keep_releases": 2,
+        "flask_app_repo": f"http://deploy:{password}@127.0.0.1:8419/hello.git"}))
+    assert run.rc == 0, run.output[-3000:]
+    for form in (password, "p%40ss", "w0rd@8419", "w0rd%408419", "p@ss"):
+        assert form not in run.output, form
+    for host in fleet.values():
+        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+        config = host.file(f"{ROOT}/releases/{commit('v2')}/.git/config").content_string
+        assert "url = http://127.0.0.1:8419/hello.git" in config and "p@ss" not in config
+
+
 def test_a_token_and_secrets_never_show_even_at_vvv_with_diff(fleet, commit, run_playbook_on_fleet):
     rotated = "rotated-molecule-secret-value"
     run = run_playbook_on_fleet(HELLO, "-vvv", "--diff", "-e", json.dumps({
@@ -294,3 +310,22 @@ def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
     assert again.rc == 0, again.output[-3000:]
     for host in fleet.values():
         assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v2')}"
+
+
+def test_a_release_is_built_by_an_unprivileged_user_and_handed_to_root(fleet, commit, run_playbook_on_fleet):
+    """notes at records-build-user: its setup.py writes the user that runs it.
+    pip, the build backend and setup.py run as notes-build; root then owns
+    every file of the release, none writable by group or others."""
+    notes = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "notes.yml"
+    run = run_playbook_on_fleet(notes, "-e", json.dumps({"flask_app_version": "records-build-user"}))
+    assert run.rc == 0, run.output[-3000:]
+    for host in fleet.values():
+        release = "/srv/notes/releases/" + host.check_output(
+            "git -C /srv/git/notes.git rev-parse records-build-user^{commit}")
+        builder = host.user("notes-build")
+        assert builder.uid != 0 and builder.shell == "/usr/sbin/nologin"
+        assert host.file(f"{release}/built-by.txt").content_string.split()[0] == str(builder.uid)
+        leftovers = host.check_output(f"find {release} -xdev ! -type l \\( ! -user root -o -perm /022 \\) -print")
+        assert leftovers == "", leftovers
+        wheels = host.file("/var/cache/flaskops/notes/wheels")
+        assert (wheels.user, wheels.mode) == ("notes-build", 0o700)

@@ -11,6 +11,7 @@ application server's port from elsewhere (refused), and through the proxy
 
 import json
 import os
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -128,6 +129,43 @@ def test_rollback_takes_the_whole_fleet_back_to_v1(fleet, run_playbook_on_fleet,
     assert served(fleet) == {"v1"}
 
 
+def test_a_version_is_resolved_once_for_the_fleet_while_its_branch_moves(
+        fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):
+    """Each application server has its own copy of the repository here:
+    "moving" names v2 on app1 and v3 on app2, as a branch that moved between
+    the two servers' turns. The fleet deploys the one commit app1 resolved."""
+    fleet[APP1].run_expect([0], f"git -C /srv/git/hello.git branch --force moving {commit('v2')}")
+    fleet[APP2].run_expect([0], f"git -C /srv/git/hello.git branch --force moving {commit('v3')}")
+    run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(
+        DEPLOY, "-e", "flask_app_version=moving"), "(c2) rolling deploy of a moving branch")
+    assert run.rc == 0, run.output[-3000:]
+    assert report["failed"] == 0, report["errors"]
+    for app in (APP1, APP2):
+        assert live(fleet[app]) == f"{ROOT}/releases/{commit('v2')}", app
+    assert served(fleet) == {"v2"}
+
+
+def test_a_firewall_that_shuts_the_proxy_out_stops_the_run_at_its_first_server(
+        fleet, run_playbook_on_fleet, site_url, local_request_loop):
+    """app1's own checks go over its loopback and pass; the proxy's check
+    does not, and the run stops before app2. The site keeps answering (nginx
+    sends app1's share to app2), and the next right run opens the port."""
+    wrong = json.dumps({"gunicorn_allowed_clients": ["10.89.77.99"]})
+    run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(SITE, "-e", wrong),
+                             "(c3) a firewall that shuts the proxy out")
+    assert run.rc != 0
+    assert f"{PROXY} cannot connect to gunicorn_bind" in run.output, run.output[-3000:]
+    assert "gunicorn_allowed_clients" in run.output
+    assert run.changed[APP2] == 0, "app2's batch never started"
+    assert report["failed"] == 0, report["errors"]
+    assert fleet[PROXY].run(f"curl --silent --max-time 5 http://{ADDRESS[APP1]}:8000/healthz").rc == 7
+    run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(SITE),
+                             "(c3) site.yml puts it right")
+    assert run.rc == 0, run.output[-3000:]
+    assert report["failed"] == 0, report["errors"]
+    assert fleet[PROXY].run(f"curl --silent --fail --max-time 5 http://{ADDRESS[APP1]}:8000/healthz").rc == 0
+
+
 def test_the_app_port_refuses_anyone_but_the_proxy(fleet):
     # From the other application server, with a forged client address: the
     # connection is reset (curl: 7, "Failed to connect").
@@ -153,11 +191,40 @@ def test_a_rule_set_flushed_by_the_hosts_own_firewall_is_restored_by_the_next_ru
     assert spoof.rc == 7, "the app port is open again"
 
 
+def test_the_firewall_is_loaded_at_boot(fleet):
+    subprocess.run(["podman", "restart", "--time", "10", APP1], check=True, capture_output=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and fleet[PROXY].run(
+            f"curl --silent --fail --max-time 2 http://{ADDRESS[APP1]}:8000/healthz").rc != 0:
+        time.sleep(1)
+    assert fleet[PROXY].run(f"curl --silent --fail --max-time 5 http://{ADDRESS[APP1]}:8000/healthz").rc == 0
+    assert fleet[APP1].run("nft list table inet flaskops_hello").rc == 0
+    spoof = fleet[APP2].run(f"curl --silent --max-time 5 http://{ADDRESS[APP1]}:8000/healthz")
+    assert spoof.rc == 7, "after a reboot the app port belongs to the proxy again"
+
+
 def test_through_the_proxy_the_app_sees_the_real_client(fleet):
     body = fleet[APP2].check_output(
         f"curl --silent --fail --max-time 5 --header 'Host: {DOMAIN}' "
         f"--header 'X-Forwarded-For: 198.51.100.66' http://{ADDRESS[PROXY]}/")
     assert json.loads(body)["client"] == ADDRESS[APP2]
+
+
+def test_two_thousand_clients_at_once_through_the_proxy_are_all_answered(fleet, record):
+    """The fleet's proxy, with its upstreams on other hosts: wrk on the proxy
+    (load stays on the scenario's own network), bounded in time."""
+    out = fleet[PROXY].check_output(
+        f"ulimit -n 20000; wrk --threads 2 --connections 2000 --duration 10s --timeout 30s "
+        f"--header 'Host: {DOMAIN}' http://127.0.0.1/")
+    print(out)
+    answers = int(re.search(r"(\d+) requests in", out).group(1))
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    failed = (sum(int(n) for n in errors.groups()) if errors else 0) + (int(non_2xx.group(1)) if non_2xx else 0)
+    record("2000 concurrent keep-alive clients through the fleet's proxy for 10 s (wrk)", PROXY,
+           sent=answers, failed=failed)
+    assert answers > 2000, out
+    assert failed == 0, out
 
 
 # Stops a host: keep it last.

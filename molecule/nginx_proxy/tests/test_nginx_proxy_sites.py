@@ -110,10 +110,20 @@ def test_slow_clients_are_cut_off_by_the_header_and_body_timeouts(fleet, record)
 
 
 def test_path_traversal_under_the_static_location_never_leaves_it(fleet):
-    """The static folder's parent holds code: no spelling of .. reaches it."""
+    """The static folder's parent holds code: no spelling of .. reaches it.
+    Positive control: the same file inside the static folder is served, so
+    a request that reaches it would show it."""
     secret = f"code-{uuid.uuid4().hex}"
     for host in fleet.values():
         host.run_expect([0], f"echo {secret} > /srv/secure/current/app.py")
+        host.run_expect([0], f"echo {secret} > /srv/secure/current/static/app.py")
+    try:
+        for host in fleet.values():
+            served = host.run(f"curl --silent --max-time 5 {CURL_TLS} 'https://secure.test/static/app.py'").stdout
+            assert secret in served, "the static copy is served: the check below can see a leak"
+    finally:
+        for host in fleet.values():
+            host.run("rm -f /srv/secure/current/static/app.py")
     paths = ["/static/../app.py", "/static/..%2fapp.py", "/static/%2e%2e/app.py", "/static/%2e%2e%2fapp.py",
              "/static..%2fapp.py", "/static/..%252fapp.py", "/static//../app.py", "/static/sub/../../app.py",
              "/static/%2e%2e%5capp.py", "/static/.%2e/app.py"]
@@ -149,7 +159,8 @@ def test_a_static_folder_holding_code_is_refused(fleet, run_playbook_on_fleet):
         for host in fleet.values():
             host.run("rm -f /srv/secure/current/pyproject.toml")
     assert run.rc != 0
-    assert 'nginx_proxy_static_dir "/srv/secure/current" holds pyproject.toml' in run.output, run.output[-2000:]
+    assert 'nginx_proxy_static_dir "/srv/secure/current"' in run.output, run.output[-2000:]
+    assert "holds pyproject.toml: it is a code folder" in run.output
     assert set(run.changed.values()) == {0}, run.output[-2000:]
     for name, host in fleet.items():
         assert {path: host.file(path).sha256sum for path in MANAGED} == before[name]
@@ -175,3 +186,60 @@ def test_keeping_the_distribution_default_site_works(fleet, run_playbook_on_flee
     for host in fleet.values():
         assert not host.file("/etc/nginx/sites-enabled/default").exists
         assert host.run("curl --silent --max-time 2 --header 'Host: unknown.invalid' http://127.0.0.1/").rc == 52
+
+
+def backend_count(host, path, method):
+    log = host.check_output("journalctl --unit echo-backend.service --no-pager --output cat")
+    return log.count(f"request {path} {method}")
+
+
+def request(host, method, path, port=80, site="example.test", max_time=20):
+    """(HTTP status, seconds) of one request through nginx."""
+    result = host.run(f"curl --silent --output /dev/null --max-time {max_time} --request {method} "
+                      f"--write-out '%{{http_code}} %{{time_total}}' --header 'Host: {site}' "
+                      f"{'--data x ' if method == 'POST' else ''}'http://127.0.0.1:{port}{path}'")
+    status, seconds = result.stdout.split()
+    return int(status), float(seconds)
+
+
+def test_an_idempotent_request_answered_502_or_503_is_tried_once_more_a_post_never(fleet):
+    """With one application server, nginx tries it again as its backup (another
+    of its workers): a GET twice, bounded; a POST once, whatever it got."""
+    for host in fleet.values():
+        for code in (502, 503):
+            get_path, post_path = f"/status/{code}/get-{uuid.uuid4().hex}", f"/status/{code}/post-{uuid.uuid4().hex}"
+            assert request(host, "GET", get_path)[0] == code
+            assert request(host, "POST", post_path)[0] == code
+            assert backend_count(host, get_path, "GET") == 2, "tried once more, no more"
+            assert backend_count(host, post_path, "POST") == 1, "a POST is never sent twice"
+
+
+def test_a_request_slower_than_the_read_timeout_is_answered_504_and_never_run_twice(fleet):
+    """other.test waits 6 s for an answer (nginx_proxy_read_timeout) and retries
+    only within 3 s (nginx_proxy_next_upstream_timeout): a request that timed
+    out is not sent again, GET or POST."""
+    for host in fleet.values():
+        for method in ("GET", "POST"):
+            path = f"/slow/9/{method.lower()}-{uuid.uuid4().hex}"
+            status, seconds = request(host, method, path, port=8081, site="other.test")
+            assert status == 504
+            assert 5.5 <= seconds <= 8, seconds
+            time.sleep(4)  # the application finishes the request it was given
+            assert backend_count(host, path, method) == 1, f"{method} sent once"
+
+
+def test_past_its_limit_a_site_answers_503_with_retry_after_never_a_failure(fleet, record):
+    """other.test handles four requests at once (nginx_proxy_max_concurrent_requests):
+    forty slow ones at the same moment get four answers, and 36 clear 503s
+    that say when to come back; nothing is reset or dropped, and nginx logs it."""
+    script = (Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "molecule" / "resources" / "crowd.py").read_text()
+    for name, host in fleet.items():
+        out = host.check_output(f"python3 - http://127.0.0.1:8081/slow/2/crowd other.test 40 <<'PY'\n{script}\nPY")
+        found = json.loads(out)
+        record("40 clients at once on a site limited to 4 requests: answers by status", name,
+               **{f"status_{code}": count for code, count in found["statuses"].items()}, failed=found["failed"])
+        assert found["failed"] == 0, found
+        assert set(found["statuses"]) == {"200", "503"}, found
+        assert found["statuses"]["200"] >= 4, found
+        assert found["retry_after"] == {"5": found["statuses"]["503"]}, found
+        assert "limiting connections by zone" in host.check_output("tail -n 100 /var/log/nginx/error.log")

@@ -18,6 +18,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 from conftest import ansible_playbook, recap_changed
 
@@ -105,16 +106,81 @@ def cases():
         ("nginx_proxy", {"nginx_proxy_hsts_max_age": -1}, "nginx_proxy_hsts_max_age"),
         ("nginx_proxy", {"nginx_proxy_client_max_body_size": "10 m"}, "nginx_proxy_client_max_body_size"),
     ]
-    return found
+    return found + HOLES
+
+
+# Input that passed validation once and did harm; each refused before any
+# change, naming the variable. The fixture below sets up what some need on
+# the host (another site's names, a link to the application's root).
+HOLES = [
+    # 1. every spelling of the unspecified address is public
+    *[("gunicorn", {"gunicorn_bind": bind}, "gunicorn_bind")
+      for bind in ("[::0]:8000", "[0::]:8000", "[0:0:0:0:0:0:0:0]:8000", "[::ffff:0.0.0.0]:8000")],
+    # 2. a firewall with no accept rule: the other family, or no one
+    ("gunicorn", {"gunicorn_bind": "[fd00::21]:8000", "gunicorn_allowed_clients": ["10.0.0.10"]},
+     "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": ["fd00::10"]},
+     "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": []}, "gunicorn_allowed_clients"),
+    # 3. an alias that is the server name in other case, or another site's name
+    ("nginx_proxy", {"nginx_proxy_server_aliases": ["HELLO.test"]}, "nginx_proxy_server_aliases"),
+    ("nginx_proxy", {"nginx_proxy_server_aliases": ["Www.Hello.Test"]}, "nginx_proxy_server_aliases"),
+    ("nginx_proxy", {"nginx_proxy_server_aliases": ["Legacy.test"]}, "nginx_proxy_server_aliases"),
+    ("nginx_proxy", {"nginx_proxy_server_name": "legacy.test"}, "nginx_proxy_server_name"),
+    # 4. static folders that would serve code, data or the deploy history
+    *[("nginx_proxy", {"nginx_proxy_static_dir": folder}, "nginx_proxy_static_dir")
+      for folder in ("/srv/hello", "/srv/hello/releases", "/srv/hello/current", "/srv/hello/shared/instance",
+                     "/var/log/nginx", "/usr/share", "/srv/linked-to-hello", "/srv/linked-to-hello/current/static/..")],
+    # 5. a root that belongs to another application or program
+    ("flask_app", {"flask_app_name": "other", "flask_app_root": "/srv/hello"}, "flask_app_root"),
+    ("flask_app", {"flask_app_name": "other", "flask_app_root": "/srv/git"}, "flask_app_root"),
+    # 6. names of units the collection installs or the system has
+    *[("flask_app", {"flask_app_name": name}, "flask_app_name") for name in ("nginx", "certbot", "nftables", "ssh")],
+    ("gunicorn", {"gunicorn_app_name": "nginx"}, "gunicorn_app_name"),
+    # 8. pip options instead of requirement specifiers
+    *[("flask_app", {"flask_app_extra_packages": [option]}, "flask_app_extra_packages")
+      for option in ("-r/etc/shadow", "--index-url=https://evil.example/simple", "-e .", "gunicorn @ https://x.example/g.whl")],
+    # 9. overrides past resources and timeouts, system roots, privileged groups, malformed addresses
+    *[("gunicorn", {"gunicorn_service_overrides": {key: value}}, "gunicorn_service_overrides")
+      for key, value in (("ExecCondition", "/bin/true"), ("SupplementaryGroups", "shadow"), ("PassEnvironment", "PATH"),
+                         ("LoadCredential", "key:/etc/shadow"), ("RootDirectory", "/"), ("NoNewPrivileges", "no"))],
+    *[("gunicorn", {"gunicorn_read_write_paths": [path]}, "gunicorn_read_write_paths") for path in ("/", "/etc", "/usr", "/var")],
+    ("gunicorn", {"gunicorn_group": "shadow"}, "gunicorn_group"),
+    ("gunicorn", {"gunicorn_unix_socket_group": "docker"}, "gunicorn_unix_socket_group"),
+    ("flask_app", {"flask_app_group": "sudo"}, "flask_app_group"),
+    ("gunicorn", {"gunicorn_allowed_clients": [":"]}, "gunicorn_allowed_clients"),
+    ("gunicorn", {"gunicorn_forwarded_allow_ips": ["::/0"]}, "gunicorn_forwarded_allow_ips"),
+    # and the trailing newline Python's "$" lets through
+    *[(role, {name: value}, name) for role, name, value in (
+        ("flask_app", "flask_app_name", "hello\n"), ("flask_app", "flask_app_root", "/srv/hello\n"),
+        ("gunicorn", "gunicorn_bind", "127.0.0.1:8000\n"), ("nginx_proxy", "nginx_proxy_server_name", "hello.test\n"),
+        ("nginx_proxy", "nginx_proxy_static_dir", "/srv/hello/current/static\n"),
+        ("flask_app", "flask_app_version", "main\n"))],
+]
+
+
+@pytest.fixture
+def holes_setup(fleet):
+    """Another site claiming legacy.test, and a link to the application's root."""
+    for host in fleet.values():
+        host.run_expect([0], "printf 'server {\\n  listen 80;\\n  server_name legacy.test;\\n  return 200;\\n}\\n' "
+                             "> /etc/nginx/sites-enabled/legacy.conf && nginx -t && systemctl reload nginx")
+        host.run_expect([0], "ln -sfn /srv/hello /srv/linked-to-hello")
+    yield
+    for host in fleet.values():
+        host.run("rm -f /etc/nginx/sites-enabled/legacy.conf /srv/linked-to-hello && systemctl reload nginx")
 
 
 # What the roles manage on the host, as the test compares it: every file's
-# checksum and mode, the release links, the accounts, the firewall.
+# checksum and mode, the build caches, the release links, the accounts, the
+# firewall's rule set, the kernel setting, the services' processes.
 SNAPSHOT = (
-    "find /etc/nginx /etc/gunicorn /etc/flaskops /etc/systemd/system /srv/hello /var/lib/flaskops "
+    "find /etc/nginx /etc/gunicorn /etc/flaskops /etc/systemd/system /etc/sysctl.d /srv/hello /var/lib/gunicorn "
     "/usr/local/lib/flaskops /var/www -xdev \\( -path /srv/hello/releases -prune \\) -o -type f "
     "-printf '%m %u %g %p\\n' -exec sha256sum {} + 2>/dev/null | sort; "
-    "readlink /srv/hello/current; ls /srv/hello/releases; getent passwd hello www-data; getent group hello; "
+    "find /var/cache/flaskops /srv/hello/releases -maxdepth 3 -printf '%m %u %g %p\\n' | sort; "
+    "nft list ruleset; sysctl net.core.somaxconn; "
+    "readlink /srv/hello/current; getent passwd hello hello-build www-data; getent group hello hello-build; "
     "systemctl show --property MainPID --value hello.service nginx.service"
 )
 
@@ -200,14 +266,21 @@ def shard_inventory(shards=2):
     return target, names
 
 
-def test_every_bad_input_stops_before_anything_changes(fleet, tmp_path, record):
+def test_every_bad_input_stops_before_anything_changes(fleet, tmp_path, record, holes_setup, fleet_requests):
     found = cases()
     inventory, names = shard_inventory()
     everyone = sorted(alias for aliases in names.values() for alias in aliases)
     playbook = write_playbook(tmp_path, found, everyone)
     before = {name: host.check_output(SNAPSHOT) for name, host in fleet.items()}
+    requests = fleet_requests(DOMAIN)
 
     rc, output = ansible_playbook(playbook, "-i", str(inventory))
+
+    reports = requests()
+    for name, report in reports.items():
+        record("bad-input matrix: requests through nginx while every case ran", name,
+               sent=report["sent"], failed=report["failed"])
+        assert report["failed"] == 0, report["errors"]
 
     assert rc == 0, output[-3000:]
     assert {recap_changed(output, alias) for alias in everyone} == {0}, output[-5000:]
