@@ -12,6 +12,7 @@ through nginx.
 import json
 import os
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -62,6 +63,10 @@ def controller(tmp_path_factory):
     for group in inventory.values():
         keep_newest(group)
     (work / "inventory.yml").write_text(yaml.safe_dump(inventory))
+    # Molecule writes the scenario's group_vars beside its inventory.
+    for folder in ("group_vars", "host_vars"):
+        if (INVENTORY.parent / folder).is_dir():
+            shutil.copytree(INVENTORY.parent / folder, work / folder, symlinks=False)
     key = PROJECT / ".testbed" / "ssh" / "id_ed25519"
     subprocess.run(["podman", "rm", "--force", "--ignore", CONTROLLER], check=True, capture_output=True)
     subprocess.run(["podman", "run", "--detach", "--name", CONTROLLER, "--network", NETWORK,

@@ -54,8 +54,12 @@ def state(host):
     """What a refused release must leave exactly as it was: the live release,
     every release kept, the environment, the master and its configuration."""
     return {"live": live(host), "env": host.file(ENV_FILE).content_string, "main_pid": main_pid(host),
-            "config": host.file("/etc/gunicorn/hello.conf.py").sha256sum,
-            "releases": host.check_output(f"ls -l --time-style=+%s {ROOT}/releases")}
+            "config": host.file("/etc/gunicorn/hello.conf.py").sha256sum}
+
+
+def kept(host):
+    """The releases on the host, with the time each was built."""
+    return set(host.check_output(f"stat -c '%n %Y' {ROOT}/releases/*/.venv/.flaskops-built").splitlines())
 
 
 def states(fleet):
@@ -191,6 +195,7 @@ def test_a_first_deploy_whose_health_path_is_missing_says_so_before_going_live(
 def test_a_bad_release_is_refused_before_anything_live_changes(
         fleet, run_playbook_on_fleet, fleet_requests, version, said):
     before = states(fleet)
+    releases = {name: kept(host) for name, host in fleet.items()}
     requests = fleet_requests(DOMAIN)
 
     # With a changed environment too: it must not reach the live file.
@@ -205,8 +210,10 @@ def test_a_bad_release_is_refused_before_anything_live_changes(
     assert SECRETS["SECRET_KEY"] not in run.output
     assert "********" in run.output, run.output[-3000:]
     assert states(fleet) == before
-    for host in fleet.values():
+    for name, host in fleet.items():
         assert not host.file(f"{ENV_FILE}.staged").exists
+        # Every release kept before is kept, untouched: a refused deploy prunes nothing.
+        assert releases[name] <= kept(host)
 
 
 def test_a_release_that_fails_only_as_the_service_is_rolled_back(
