@@ -19,6 +19,9 @@ def test_a_restarted_host_serves_again_on_its_own(fleet, recovery_time, record):
                                       f"--header 'Host: {DOMAIN}' http://127.0.0.1/", timeout=120)
         record("host restarted (podman restart): seconds from the restart's end until the site answers",
                name, seconds=seconds, restart_seconds=restarted)
+        # The first worker answers before the others have loaded the app;
+        # gunicorn tells systemd it is ready once all have.
         for unit in ("nginx.service", "hello.socket", "hello.service"):
-            assert host.run(f"systemctl is-active --quiet {unit}").rc == 0, unit
+            assert host.run(f"timeout 60 sh -c 'until systemctl is-active --quiet {unit}; do sleep 0.5; done'").rc == 0, \
+                host.run(f"systemctl status --no-pager {unit}").stdout
         assert served_release(host) == serving
