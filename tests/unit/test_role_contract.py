@@ -68,3 +68,24 @@ def test_readme_documents_every_variable(role):
     for name in spec_options(role):
         assert f"`{name}`" in readme, f"{role}/README.md does not document {name}"
     assert f"flaskops.stack.{role}" in readme
+
+
+def descriptions(role):
+    """(where, text) of every description of the role's specs, entry points and options."""
+    specs = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+    for entry, spec in specs.items():
+        for key in ("short_description", "description"):
+            if key in spec:
+                yield f"{entry} {key}", spec[key]
+        for name, option in (spec.get("options") or {}).items():
+            yield f"{entry} {name}", option.get("description")
+
+
+def test_descriptions_are_text_without_templates(role):
+    # Ansible templates the whole spec when an entry point starts: a
+    # description that mentions a variable between braces would fail it.
+    for where, text in descriptions(role):
+        items = text if isinstance(text, list) else [text]
+        for item in items:
+            assert isinstance(item, str), f"{role}: {where} holds {item!r}, not text (a colon and a space?)"
+            assert "{{" not in item and "{%" not in item, f"{role}: {where} holds a template"
