@@ -25,13 +25,14 @@ export XDG_CACHE_HOME := $(STATE)/cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEMO_SSH_PORT DEMO_HTTP_PORT DEMO_SUITE
 
-.PHONY: help venv oldest collection testbed lint unit molecule test bench demo demo-down clean
+.PHONY: help venv oldest collection testbed lint unit molecule test bench demo demo-down clean docs
 
 help:
 	@echo "make demo       deploy the example app to a local container and show it through nginx"
 	@echo "make test       lint and run every test (Molecule scenarios in real containers)"
 	@echo "make demo-down  remove the demo container"
 	@echo "make bench      measure serving, static files, converge and deploy times (docs/benchmarks.md)"
+	@echo "make docs       write each role's README variable section from its meta/argument_specs.yml"
 	@echo "make lint | unit | molecule SCENARIOS='site'   parts of make test"
 
 $(VENV)/.installed: requirements-dev.txt
@@ -73,6 +74,12 @@ lint: venv collection
 
 unit: venv collection
 	pytest -q -n auto tests/unit
+
+# The variable section of each role's README, between its two marker lines,
+# rendered from the role's meta/argument_specs.yml (a unit test fails when
+# a README is stale).
+docs: venv
+	$(VENV)/bin/python testbed/role-docs.py
 
 molecule: venv oldest testbed
 	testbed/run-scenarios.sh $(SCENARIOS)

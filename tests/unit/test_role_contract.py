@@ -68,3 +68,64 @@ def test_readme_documents_every_variable(role):
     for name in spec_options(role):
         assert f"`{name}`" in readme, f"{role}/README.md does not document {name}"
     assert f"flaskops.stack.{role}" in readme
+
+
+def descriptions(role):
+    """(where, text) of every description of the role's specs, entry points and options."""
+    specs = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+    for entry, spec in specs.items():
+        for key in ("short_description", "description"):
+            if key in spec:
+                yield f"{entry} {key}", spec[key]
+        for name, option in (spec.get("options") or {}).items():
+            yield f"{entry} {name}", option.get("description")
+
+
+def test_descriptions_are_text_without_templates(role):
+    # Ansible templates the whole spec when an entry point starts: a
+    # description that mentions a variable between braces would fail it.
+    for where, text in descriptions(role):
+        items = text if isinstance(text, list) else [text]
+        for item in items:
+            assert isinstance(item, str), f"{role}: {where} holds {item!r}, not text (a colon and a space?)"
+            assert "{{" not in item and "{%" not in item, f"{role}: {where} holds a template"
+
+
+def test_an_option_is_the_same_in_every_entry_point(role):
+    specs = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+    first = {}
+    for entry, spec in specs.items():
+        for name, option in (spec.get("options") or {}).items():
+            where, seen = first.setdefault(name, (entry, option))
+            assert option == seen, f"{role}: {name} differs between the entry points {where} and {entry}"
+
+
+def role_inclusions():
+    """(file, role, entry point) for each include_role or import_role with tasks_from
+    in the playbooks, the roles and the Molecule scenarios."""
+    keys = {f"{prefix}{kind}_role" for prefix in ("", "ansible.builtin.") for kind in ("include", "import")}
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key in keys and isinstance(value, dict) and "tasks_from" in value:
+                    yield path, value["name"].removeprefix("flaskops.stack."), value["tasks_from"]
+                yield from walk(value, path)
+        elif isinstance(node, list):
+            for item in node:
+                yield from walk(item, path)
+
+    files = [*(ROOT / "playbooks").rglob("*.yml"), *(ROOT / "roles").glob("*/tasks/*.yml"),
+             *(ROOT / "molecule").rglob("*.yml")]
+    for path in sorted(files):
+        yield from walk(load(path), path.relative_to(ROOT))
+
+
+def test_every_entry_point_in_use_has_a_spec():
+    found = list(role_inclusions())
+    assert found, "no tasks_from found: the search is broken"
+    for path, role, entry in found:
+        if role not in ROLES:
+            continue
+        specs = load(ROOT / "roles" / role / "meta" / "argument_specs.yml")["argument_specs"]
+        assert entry in specs, f"{path} runs {role} tasks_from {entry}, which has no argument spec"
