@@ -130,6 +130,20 @@ def run_playbook_on_fleet(fleet):
     return run
 
 
+# The hello example's root, where every scenario deploys it.
+HELLO_ROOT = "/srv/hello"
+
+
+def live(host, root=HELLO_ROOT):
+    """The release ROOT/current points at, as a full path."""
+    return host.file(f"{root}/current").linked_to
+
+
+def main_pid(host, unit="hello.service"):
+    """UNIT's main process as systemd knows it: its PID, 0 when it has none."""
+    return int(host.check_output(f"systemctl show --property MainPID --value {unit}"))
+
+
 REPORT_FILE, STOP_FILE = "/tmp/request-loop.json", "/tmp/request-loop.stop"
 
 

@@ -8,6 +8,7 @@ only look; test_flask_app_deploys.py then deploys hello again.
 
 
 import pytest
+from conftest import live
 
 ROOT = "/srv/hello"
 
@@ -17,10 +18,6 @@ def commit(host):
     def rev_parse(ref):
         return host.check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
     return rev_parse
-
-
-def live(host, root=ROOT):
-    return host.file(f"{root}/current").linked_to
 
 
 def test_app_user_has_no_login_shell_and_no_sudo(host):

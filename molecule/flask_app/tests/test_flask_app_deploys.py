@@ -15,14 +15,12 @@ import json
 import os
 from pathlib import Path
 
+from conftest import live
+
 
 ROOT = "/srv/hello"
 HELLO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "hello.yml"
 SECRET = "molecule-secret-key-value"
-
-
-def live(host):
-    return host.file(f"{ROOT}/current").linked_to
 
 
 def releases(host):
@@ -268,13 +266,13 @@ def test_a_package_whose_instance_folder_is_in_the_virtualenv_is_refused(fleet, 
     """notes in a src/ layout: installed into the venv, where Flask then puts
     its instance folder; its database would be lost with the release."""
     notes = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "notes.yml"
-    before = {name: host.file("/srv/notes/current").linked_to for name, host in fleet.items()}
+    before = {name: live(host, "/srv/notes") for name, host in fleet.items()}
     run = run_playbook_on_fleet(notes, "-e", json.dumps({"flask_app_version": "src-layout"}))
     assert run.rc != 0
     assert "/.venv/var/notes-instance, not the shared /srv/notes/shared/instance" in run.output, run.output[-3000:]
     assert "FLASK_INSTANCE_PATH" in run.output
     for name, host in fleet.items():
-        assert host.file("/srv/notes/current").linked_to == before[name]
+        assert live(host, "/srv/notes") == before[name]
 
 
 def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
@@ -298,7 +296,7 @@ def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
     assert f"Release {commit('v2')} (v2) did not go live" in failed.output, failed.output[-3000:]
     assert f"current still points at /srv/full/releases/{commit('v1')}" in failed.output
     for name, host in fleet.items():
-        assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v1')}"
+        assert live(host, "/srv/full") == f"/srv/full/releases/{commit('v1')}"
         assert not host.file(f"/srv/full/releases/{commit('v2')}").exists
         check = host.run("cd /srv/full/current && sudo -u full .venv/bin/python -c 'import hello; print(hello.RELEASE)'")
         assert check.stdout.strip() == "v1", check.stderr
@@ -309,7 +307,7 @@ def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
     again = deploy(run_playbook_on_fleet, flask_app_version="v2", **full)
     assert again.rc == 0, again.output[-3000:]
     for host in fleet.values():
-        assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v2')}"
+        assert live(host, "/srv/full") == f"/srv/full/releases/{commit('v2')}"
 
 
 def test_a_release_is_built_by_an_unprivileged_user_and_handed_to_root(fleet, commit, run_playbook_on_fleet):

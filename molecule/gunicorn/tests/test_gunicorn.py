@@ -10,14 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GUNICORN_EXPOSURE_TARGET, exposure
+from conftest import GUNICORN_EXPOSURE_TARGET, exposure, main_pid
 
 CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
 EXPOSURE_TARGET = GUNICORN_EXPOSURE_TARGET
-
-
-def main_pid(host, unit="hello.service"):
-    return int(host.check_output(f"systemctl show --property MainPID --value {unit}"))
 
 
 def wait_for_new_main_pid(host, old, unit="hello.service", seconds=40):
@@ -50,10 +46,10 @@ def test_listens_on_loopback_8000_only(host):
 
 
 def test_master_and_workers_run_as_the_app_user(host):
-    main_pid = host.check_output("systemctl show --property MainPID --value hello.service")
-    assert main_pid != "0", journal(host, "hello.service")
+    master = main_pid(host)
+    assert master != 0, journal(host, "hello.service")
     users = host.check_output(
-        f"ps -o user= -p {main_pid} --ppid {main_pid}"
+        f"ps -o user= -p {master} --ppid {master}"
     ).split()
     assert len(users) >= 2, "expected a master and at least one worker"
     assert set(users) == {"hello"}

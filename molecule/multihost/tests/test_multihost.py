@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GUNICORN_EXPOSURE_TARGET, NGINX_EXPOSURE_TARGET, exposure
+from conftest import GUNICORN_EXPOSURE_TARGET, NGINX_EXPOSURE_TARGET, exposure, live
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DEPLOY = PROJECT / "playbooks" / "deploy.yml"
@@ -37,10 +37,6 @@ def site_url():
                                capture_output=True, text=True).stdout.split()
     port = next(entry for entry in published if entry.startswith("127.0.0.1:")).split(":")[1]
     return f"http://127.0.0.1:{port}/"
-
-
-def live(host):
-    return host.file(f"{ROOT}/current").linked_to
 
 
 def served(fleet, requests=20):

@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 import pytest
+from conftest import live, main_pid
 
 DOMAIN = "hello.test"
 ROOT = "/srv/hello"
@@ -35,14 +36,6 @@ SECRETS = {"SECRET_KEY": "deploys-secret"}
 NO_PAUSE_MS = 1000
 # Both stacks in one batch: they are independent, and one run is faster.
 BOTH = {"flaskops_app_serial": 2}
-
-
-def live(host):
-    return host.file(f"{ROOT}/current").linked_to
-
-
-def main_pid(host):
-    return host.check_output("systemctl show --property MainPID --value hello.service")
 
 
 def served_release(host):
