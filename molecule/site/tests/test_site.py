@@ -90,6 +90,7 @@ def test_static_files_come_from_the_live_release_through_nginx_alone(host, http_
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.usefixtures("converged_app")
 def test_the_oldest_supported_ansible_core_changes_nothing_on_the_converged_hosts(fleet):
     """meta/runtime.yml claims ansible-core 2.16: run the converge's play
     again with it (make installs it in .testbed/ansible-oldest). Rendering
