@@ -369,7 +369,7 @@ def measure_concurrency():
     results = {"idle": {"ours_nginx_kib": nginx_memory_kib("/run/nginx.pid"),
                         "tutorial_nginx_kib": nginx_memory_kib("/run/nginx-tutorial.pid")},
                "seconds": CROWD_SECONDS, "limits": on_host(
-                   "grep -E 'worker_(processes|connections|rlimit_nofile)' /etc/nginx/nginx.conf; "
+                   "grep -E '^[[:space:]]*worker_(processes|connections|rlimit_nofile)' /etc/nginx/nginx.conf; "
                    "sysctl -n net.core.somaxconn").split("\n")}
     for clients in CLIENTS:
         for target, (port, pid_file) in CROWD_TARGETS.items():

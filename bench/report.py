@@ -211,13 +211,15 @@ def concurrency_table(results):
             for target in ("ours", "gunicorn", "tutorial")}
     idle = figures["idle"]
     top = max(clients)
+    # nginx.conf's directives as set (comments dropped), then the kernel's cap.
+    settings = [line.strip().rstrip(";") for line in figures["limits"] if line.strip() and not line.strip().startswith("#")]
     per_connection = (figures.get(f"ours/{top}", {}).get("nginx_peak_kib", 0) - idle["ours_nginx_kib"]) / top
     lines += ["", "Most clients held with 0 failed: " + ", ".join(
         f"{names[target]} {count:,}" if count else f"{names[target]} none of these" for target, count in held.items())
         + f". Idle, our nginx holds {idle['ours_nginx_kib'] / 1024:.1f} MiB (its connection slots allocated) and "
         f"the tutorial's {idle['tutorial_nginx_kib'] / 1024:.1f} MiB; at {top:,} clients ours grew by "
-        f"{per_connection:.1f} KiB per client. Limits of our site: {'; '.join(figures['limits'])} "
-        "(the last line is net.core.somaxconn)."]
+        f"{per_connection:.1f} KiB per client. Limits of our site on this host: "
+        f"{', '.join(f'`{setting}`' for setting in settings[:-1])}, net.core.somaxconn {settings[-1]}."]
     return lines
 
 
