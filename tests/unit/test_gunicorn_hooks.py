@@ -8,7 +8,6 @@ and the reload helper's wait for a successor that takes over, dies or
 hangs.
 """
 
-import hashlib
 import importlib.util
 import json
 import os
@@ -299,50 +298,3 @@ def test_the_helper_refuses_to_run_outside_a_unit(monkeypatch, capsys):
     assert "RuntimeDirectory" in capsys.readouterr().err
 
 
-def test_the_state_of_the_host_in_one_answer(tmp_path):
-    (tmp_path / "releases" / "a").mkdir(parents=True)
-    (tmp_path / "current").symlink_to("releases/a")
-    (tmp_path / "app.env").write_text("A=1\n")
-    (tmp_path / "started").write_text(json.dumps({"release": "old"}))
-    systemctl = tmp_path / "systemctl"
-    systemctl.write_text("#!/bin/sh\nprintf 'ActiveState=active\\nUnitFileState=enabled\\n'\n")
-    systemctl.chmod(0o755)
-    request = {"link": str(tmp_path / "current"), "release": str(tmp_path / "releases" / "b"),
-               "files": {"environment": str(tmp_path / "app.env"), "staged": "",
-                         "config": str(tmp_path / "none.conf.py")},
-               "record": str(tmp_path / "started"), "units": ["app.service"],
-               "user": "root", "group": "no-such-group-here"}
-    state = hooks.host_state(request, systemctl=str(systemctl))
-    assert state["live"] == str(tmp_path / "releases" / "a"), "the link, made absolute"
-    assert state["release"] == str(tmp_path / "releases" / "b")
-    assert state["release_is_dir"] is False
-    assert state["sha256"]["environment"] == hashlib.sha256(b"A=1\n").hexdigest()
-    assert state["sha256"]["staged"] == "" and state["sha256"]["config"] == ""
-    assert state["now"] == {"release": str(tmp_path / "releases" / "a"),
-                            "environment_sha256": state["sha256"]["environment"],
-                            "config_sha256": "", "unit_sha256": "", "helper_sha256": ""}
-    assert state["record"] == {"release": "old"}
-    assert state["units"] == {"app.service": {"active": "active", "enabled": "enabled"}}
-    assert (state["user"], state["group"]) == (True, False)
-    # Without a release asked for, the live one is the release.
-    del request["release"]
-    assert hooks.host_state(request, systemctl=str(systemctl))["release_is_dir"] is True
-
-
-def test_units_the_role_did_not_write_are_found(tmp_path):
-    etc, vendor = tmp_path / "etc", tmp_path / "lib"
-    etc.mkdir()
-    vendor.mkdir()
-    (vendor / "ssh.service").write_text("[Unit]\nDescription=OpenBSD Secure Shell server\n")
-    (etc / "cron.service").write_text("[Unit]\nDescription=an administrator's own unit\n")
-    (etc / "mask.service").symlink_to("/dev/null")
-    (etc / "hello.service").write_text(f"{hooks.UNIT_MARKER}hello\n[Unit]\n")
-    (etc / "hello.socket").write_text(f"{hooks.UNIT_MARKER}hello\n[Unit]\n")
-    folders = (str(etc), str(vendor))
-    names = ["ssh.service", "cron.service", "mask.service", "hello.service", "hello.socket", "new.service"]
-    assert hooks.foreign_units(names, folders) == [
-        str(vendor / "ssh.service"), str(etc / "cron.service"), str(etc / "mask.service")]
-    # Our own unit over a distribution's (written before the check existed)
-    # is still refused: the distribution's unit is what it replaces.
-    (vendor / "hello.service").write_text("[Unit]\n")
-    assert hooks.foreign_units(["hello.service"], folders) == [str(vendor / "hello.service")]

@@ -34,18 +34,6 @@ process, and waits until the successor has taken over (exit 0). When the
 successor exits, or has not taken over within TIMEOUT seconds (it is then
 stopped), the reload fails (exit 1) and the old master keeps serving.
 
-**What the role reads of the host**, in one call rather than a task per
-file (``state REQUEST``, REQUEST a JSON object, the answer one too): where
-the application folder's link points, whether the release to run is a
-folder, the SHA-256 of the files the service runs with, the record of what
-it was last started with, whether its user and group exist, and whether
-its units are active and enabled.
-
-**Names that are not ours** (``foreign UNITS``, UNITS a JSON list): the unit
-files of those names the role did not write, a distribution's or the
-administrator's, which a unit of the role would replace. The role's own
-units carry the line ``# flaskops.stack.gunicorn: <name>``.
-
 Both sides meet in ``$RUNTIME_DIRECTORY`` (/run/gunicorn-<name>, mode 0700,
 the service user's): ``env.<pid>`` (the reload's environment for the
 successor of <pid>), ``successor.<pid>`` (that successor's PID),
@@ -57,16 +45,12 @@ standard library is used.
 
 import array
 import fcntl
-import grp
-import hashlib
 import io
 import json
 import os
-import pwd
 import select
 import signal
 import socket
-import subprocess
 import sys
 import time
 
@@ -370,94 +354,9 @@ def wait_for_successor(main_pid, timeout, folder, successor_file, out):
     return 1
 
 
-def link_target(path):
-    """Where the link PATH points (absolute, only its own level resolved);
-    PATH itself when it is a folder; "" when there is nothing."""
-    if os.path.islink(path):
-        return os.path.normpath(os.path.join(os.path.dirname(path), os.readlink(path)))
-    return path if os.path.isdir(path) else ""
-
-
-def sha256(path):
-    if not path or not os.path.isfile(path):
-        return ""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 16), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def exists(lookup, name):
-    try:
-        lookup(name)
-    except KeyError:
-        return False
-    return True
-
-
-def host_state(request, systemctl="systemctl"):
-    """Answer a state request (see the module's documentation)."""
-    live = link_target(request["link"])
-    release = request.get("release") or live
-    try:
-        with open(request["record"], encoding="utf-8") as handle:
-            record = json.load(handle)
-    except (FileNotFoundError, ValueError):
-        record = {}
-    units = {}
-    for unit in request["units"]:
-        shown = subprocess.run([systemctl, "show", "--property=ActiveState,UnitFileState", unit],
-                               capture_output=True, text=True, check=False).stdout
-        props = dict(line.partition("=")[::2] for line in shown.splitlines() if "=" in line)
-        units[unit] = {"active": props.get("ActiveState", ""), "enabled": props.get("UnitFileState", "")}
-    sums = {name: sha256(path) for name, path in request["files"].items()}
-    return {
-        "live": live,
-        "release": release,
-        "release_is_dir": bool(release) and os.path.isdir(release),
-        "sha256": sums,
-        # What a record of the service started now would say.
-        "now": {"release": live, **{f"{name}_sha256": sums.get(name, "")
-                                    for name in ("environment", "config", "unit", "helper")}},
-        "record": record if isinstance(record, dict) else {},
-        "units": units,
-        "user": exists(pwd.getpwnam, request["user"]),
-        "group": exists(grp.getgrnam, request["group"]),
-    }
-
-
-UNIT_FOLDERS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
-                "/usr/lib/systemd/system", "/lib/systemd/system")
-UNIT_MARKER = "# flaskops.stack.gunicorn: "
-
-
-def foreign_units(units, folders=UNIT_FOLDERS):
-    """The unit files named UNITS that the role did not write (paths)."""
-    found = []
-    for unit in units:
-        for folder in folders:
-            path = os.path.join(folder, unit)
-            if not os.path.lexists(path):
-                continue
-            if folder == folders[0] and os.path.isfile(path) and not os.path.islink(path):
-                with open(path, encoding="utf-8", errors="replace") as handle:
-                    if UNIT_MARKER in handle.read():
-                        continue
-            if os.path.realpath(path) not in map(os.path.realpath, found):
-                found.append(path)
-    return found
-
-
 def main(argv):
-    if len(argv) == 3 and argv[1] == "state":
-        print(json.dumps(host_state(json.loads(argv[2])), sort_keys=True))
-        return 0
-    if len(argv) == 3 and argv[1] == "foreign":
-        print(json.dumps(foreign_units(json.loads(argv[2]))))
-        return 0
     if len(argv) != 4 or argv[1] != "reload" or not argv[2].isdigit():
-        print(f"usage: {argv[0]} reload MAINPID TIMEOUT | state REQUEST | foreign UNITS", file=sys.stderr)
+        print(f"usage: {argv[0]} reload MAINPID TIMEOUT", file=sys.stderr)
         return 2
     folder = runtime_directory()
     if folder is None:

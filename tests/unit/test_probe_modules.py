@@ -1,0 +1,249 @@
+"""The modules that read what a deploy needs of the host: the releases of
+an application folder (app_releases), what gunicorn runs with
+(service_state), unit files the role did not write (foreign_units) and a
+project's build requirements (python_project).
+
+Each is also run the way Ansible runs it, in check mode: it answers and
+changes nothing.
+"""
+
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+V1, V2, V3, V4 = ("1" * 40, "2" * 40, "3" * 40, "4" * 40)
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "plugins" / "modules" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+app_releases = load("app_releases")
+service_state = load("service_state")
+foreign_units = load("foreign_units")
+python_project = load("python_project")
+
+
+def run_module(name, tmp_path, **args):
+    """(rc, answer) of the module run as a program, as Ansible does, in check mode."""
+    args_file = tmp_path / f"{name}.args.json"
+    args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": dict(args, _ansible_check_mode=True)}))
+    result = subprocess.run([sys.executable, str(ROOT / "plugins" / "modules" / f"{name}.py"), str(args_file)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    return result.returncode, json.loads(result.stdout)
+
+
+def layout(root, kept, live=None, history=(), mtimes=None):
+    (root / "releases").mkdir(parents=True)
+    for number, sha in enumerate(kept):
+        (root / "releases" / sha).mkdir()
+        stamp = (mtimes or {}).get(sha, 1_000_000 + number)
+        os.utime(root / "releases" / sha, (stamp, stamp))
+    if live:
+        (root / "current").symlink_to(root / "releases" / live)
+    if history:
+        entries = [{"release": sha, "version": version} for sha, version in history]
+        (root / "history.json").write_text(json.dumps(entries))
+    return root
+
+
+def describe(root, keep=3, rollback_to=""):
+    return app_releases.describe_releases(str(root), keep, rollback_to)
+
+
+def test_rollback_goes_to_the_release_deployed_before_the_latest(tmp_path):
+    root = layout(tmp_path, [V1, V2], live=V2, history=[(V1, "v1"), (V2, "v2")])
+    assert describe(root)["rollback_target"] == V1
+
+
+def test_a_second_rollback_stays_where_the_first_went(tmp_path):
+    # After rolling back, current is v1 and the history still ends with v2.
+    root = layout(tmp_path, [V1, V2], live=V1, history=[(V1, "v1"), (V2, "v2")])
+    assert describe(root)["rollback_target"] == V1
+
+
+def test_rollback_follows_the_history_not_the_folder_times(tmp_path):
+    # v1 was built last (newest folder) but v3 went live before v2.
+    root = layout(tmp_path, [V1, V2, V3], live=V2,
+                  history=[(V1, "v1"), (V3, "v3"), (V2, "v2")],
+                  mtimes={V1: 3_000_000, V2: 1_000_000, V3: 2_000_000})
+    assert describe(root)["rollback_target"] == V3
+
+
+@pytest.mark.parametrize("name", ["v2", V2, V2[:7]])
+def test_rollback_to_a_named_release(tmp_path, name):
+    root = layout(tmp_path, [V1, V2], live=V1, history=[(V1, "v1"), (V2, "v2")])
+    assert describe(root, rollback_to=name)["rollback_target"] == V2
+
+
+def test_a_branch_name_means_the_latest_release_deployed_from_it(tmp_path):
+    root = layout(tmp_path, [V1, V2, V3], live=V3,
+                  history=[(V1, "main"), (V2, "main"), (V3, "v3")])
+    assert describe(root, rollback_to="main")["rollback_target"] == V2
+
+
+@pytest.mark.parametrize(("kept", "live", "history", "name", "error"), [
+    ([V1], V1, [(V1, "v1")], "", "only one release"),
+    ([V1], V1, [], "", "no deploy is recorded"),
+    ([V2], V2, [(V1, "v1"), (V2, "v2")], "", "no longer kept"),
+    ([V1, V2], V2, [(V1, "v1"), (V2, "v2")], "v9", "no release kept on this host was deployed as 'v9'"),
+])
+def test_nothing_to_roll_back_to_says_why(tmp_path, kept, live, history, name, error):
+    root = layout(tmp_path, kept, live=live, history=history)
+    described = describe(root, rollback_to=name)
+    assert described["rollback_target"] == ""
+    assert error in described["rollback_error"]
+
+
+def test_pruning_keeps_the_live_release_and_those_most_recently_live(tmp_path):
+    root = layout(tmp_path, [V1, V2, V3, V4], live=V2,
+                  history=[(V4, "v4"), (V1, "v1"), (V3, "v3"), (V2, "v2")])
+    assert describe(root, keep=2)["prune"] == sorted([V1, V4])
+    assert describe(root, keep=1)["prune"] == sorted([V1, V3, V4])
+
+
+def test_pruning_never_removes_the_live_release_even_when_unrecorded(tmp_path):
+    root = layout(tmp_path, [V1, V2, V3], live=V3, history=[(V1, "v1"), (V2, "v2")])
+    assert describe(root, keep=1)["prune"] == sorted([V1, V2])
+
+
+def test_history_file_that_is_not_json_counts_as_none(tmp_path):
+    root = layout(tmp_path, [V1], live=V1)
+    (root / "history.json").write_text("{not json")
+    assert describe(root)["history"] == []
+
+
+def test_app_releases_runs_in_check_mode_and_changes_nothing(tmp_path):
+    root = layout(tmp_path / "hello", [V1, V2], live=V2, history=[(V1, "v1"), (V2, "v2")])
+    before = sorted(str(p) for p in root.rglob("*"))
+    rc, answer = run_module("app_releases", tmp_path, root=str(root), keep=1)
+    assert rc == 0, answer
+    assert (answer["changed"], answer["live"], answer["prune"]) == (False, V2, [V1])
+    assert answer["rollback_target"] == V1
+    assert sorted(str(p) for p in root.rglob("*")) == before
+
+
+@pytest.fixture
+def host(tmp_path):
+    """An application folder, its environment file and the service's record."""
+    (tmp_path / "releases" / "a").mkdir(parents=True)
+    (tmp_path / "current").symlink_to("releases/a")
+    (tmp_path / "app.env").write_text("A=1\n")
+    (tmp_path / "started").write_text(json.dumps({"release": "old"}))
+    return tmp_path
+
+
+def shown(active, enabled):
+    return lambda unit: f"ActiveState={active}\nUnitFileState={enabled}\n"
+
+
+def test_the_state_of_a_service_in_one_answer(host):
+    state = service_state.host_state(
+        link=str(host / "current"), release=str(host / "releases" / "b"),
+        files={"environment": str(host / "app.env"), "staged": "", "config": str(host / "none.conf.py")},
+        record=str(host / "started"), units=["app.service"], user="root", group="no-such-group-here",
+        show=shown("active", "enabled"))
+    assert state["live"] == str(host / "releases" / "a"), "the link, made absolute"
+    assert state["release"] == str(host / "releases" / "b")
+    assert state["release_is_dir"] is False
+    assert state["sha256"]["environment"] == hashlib.sha256(b"A=1\n").hexdigest()
+    assert state["sha256"]["staged"] == "" and state["sha256"]["config"] == ""
+    assert state["now"] == {"release": str(host / "releases" / "a"),
+                            "environment_sha256": state["sha256"]["environment"],
+                            "config_sha256": "", "unit_sha256": "", "helper_sha256": ""}
+    assert state["record"] == {"release": "old"}
+    assert state["units"] == {"app.service": {"active": "active", "enabled": "enabled"}}
+    assert (state["user"], state["group"]) == (True, False)
+
+
+def test_without_a_release_asked_for_the_live_one_is_run(host):
+    state = service_state.host_state(str(host / "current"), "", {}, str(host / "started"), [],
+                                     "root", "root", shown("", ""))
+    assert state["release"] == str(host / "releases" / "a") and state["release_is_dir"] is True
+
+
+@pytest.mark.parametrize("record", ["{not json", "[1, 2]", None])
+def test_a_missing_or_unreadable_record_counts_as_none(host, record):
+    if record is None:
+        (host / "started").unlink()
+    else:
+        (host / "started").write_text(record)
+    state = service_state.host_state(str(host / "current"), "", {}, str(host / "started"), [],
+                                     "root", "root", shown("", ""))
+    assert state["record"] == {}
+
+
+def test_service_state_runs_in_check_mode(host, tmp_path):
+    rc, answer = run_module("service_state", tmp_path, link=str(host / "current"),
+                            files={"environment": str(host / "app.env")}, record=str(host / "started"),
+                            user="root", group="root")
+    assert rc == 0, answer
+    assert answer["changed"] is False and answer["release_is_dir"] is True
+    assert answer["now"]["environment_sha256"] == hashlib.sha256(b"A=1\n").hexdigest()
+
+
+MARKER = "# flaskops.stack.gunicorn: "
+
+
+def test_units_the_role_did_not_write_are_found(tmp_path):
+    etc, vendor = tmp_path / "etc", tmp_path / "lib"
+    etc.mkdir()
+    vendor.mkdir()
+    (vendor / "ssh.service").write_text("[Unit]\nDescription=OpenBSD Secure Shell server\n")
+    (etc / "cron.service").write_text("[Unit]\nDescription=an administrator's own unit\n")
+    (etc / "mask.service").symlink_to("/dev/null")
+    (etc / "hello.service").write_text(f"{MARKER}hello\n[Unit]\n")
+    (etc / "hello.socket").write_text(f"{MARKER}hello\n[Unit]\n")
+    folders = (str(etc), str(vendor))
+    names = ["ssh.service", "cron.service", "mask.service", "hello.service", "hello.socket", "new.service"]
+    assert foreign_units.foreign_units(names, MARKER, folders) == [
+        str(vendor / "ssh.service"), str(etc / "cron.service"), str(etc / "mask.service")]
+    # Our own unit over a distribution's (written before the check existed)
+    # is still refused: the distribution's unit is what it replaces.
+    (vendor / "hello.service").write_text("[Unit]\n")
+    assert foreign_units.foreign_units(["hello.service"], MARKER, folders) == [str(vendor / "hello.service")]
+
+
+def test_foreign_units_runs_in_check_mode_and_refuses_an_empty_marker(tmp_path):
+    rc, answer = run_module("foreign_units", tmp_path, units=["flaskops-no-such-unit.service"], marker=MARKER)
+    assert (rc, answer["changed"], answer["found"]) == (0, False, [])
+    rc, answer = run_module("foreign_units", tmp_path, units=["ssh.service"], marker=" ")
+    assert rc != 0 and "marker must not be empty" in answer["msg"]
+
+
+def test_build_requirements_are_read_from_pyproject_or_default(tmp_path):
+    pyproject = tmp_path / "pyproject.toml"
+    pyproject.write_text('[build-system]\nrequires = ["hatchling>=1", "wheel"]\n')
+    assert python_project.build_requires(str(pyproject)) == ["hatchling>=1", "wheel"]
+    pyproject.write_text('[project]\nname = "x"\n')
+    assert python_project.build_requires(str(pyproject)) == ["setuptools>=40.8.0"]
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    ("[build-system\n", "cannot be read"),
+    ('[build-system]\nrequires = "setuptools"\n', "must be a list of strings"),
+    (None, "is not a file"),
+])
+def test_a_pyproject_that_cannot_be_read_fails_with_its_path(tmp_path, content, message):
+    pyproject = tmp_path / "pyproject.toml"
+    if content is not None:
+        pyproject.write_text(content)
+    rc, answer = run_module("python_project", tmp_path, path=str(pyproject))
+    assert rc != 0
+    assert str(pyproject) in answer["msg"] and message in answer["msg"]
+
+
+def test_python_project_runs_in_check_mode(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core>=3.4"]\n')
+    rc, answer = run_module("python_project", tmp_path, path=str(tmp_path / "pyproject.toml"))
+    assert (rc, answer["changed"], answer["build_requires"]) == (0, False, ["flit_core>=3.4"])
