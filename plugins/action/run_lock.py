@@ -209,13 +209,24 @@ class ActionModule(ActionBase):
         finally:
             os._exit(0)
 
+    def _lock_alone(self, task_vars, **args):
+        """_lock, from the keeper. Without pipelining (Ansible's default) a
+        module is first copied into a temporary folder on the host: the one
+        the keeper inherits is the task's, removed when the task ends, so each
+        call makes its own and removes it."""
+        self._connection._shell.tmpdir = None
+        try:
+            return self._lock(task_vars, **args)
+        finally:
+            self._remove_tmp_path(self._connection._shell.tmpdir)
+
     def _keep(self, task_vars, name, token, lease, main, started):
         interval = max(1, lease // 4)
         renew_at = time.monotonic() + interval
         while alive(main, started):
             if time.monotonic() >= renew_at:
                 try:
-                    renewed = self._lock(task_vars, name=name, state="renewed", token=token)
+                    renewed = self._lock_alone(task_vars, name=name, state="renewed", token=token)
                     if not renewed["acquired"]:
                         return  # taken over, or released: nothing left to keep
                 except Exception:  # pylint: disable=broad-exception-caught
@@ -224,7 +235,7 @@ class ActionModule(ActionBase):
             time.sleep(1)
         for _attempt in range(3):
             try:
-                self._lock(task_vars, name=name, state="released", token=token)
+                self._lock_alone(task_vars, name=name, state="released", token=token)
                 return
             except Exception:  # pylint: disable=broad-exception-caught
                 time.sleep(2)
