@@ -1,9 +1,8 @@
 """Several sites on one host, each with its own settings, and faults.
 
-Runs after test_nginx_proxy.py. The converge applied three sites:
-example.test (10m bodies, gzip), secure.test (HTTPS, 2m bodies, no gzip)
-and other.test on port 8081; the idempotence step proved they converge to
-no change.
+On the converged host: the converge applied three sites: example.test
+(10m bodies, gzip), secure.test (HTTPS, 2m bodies, no gzip) and other.test
+on port 8081; the idempotence step proved they converge to no change.
 """
 
 import json
