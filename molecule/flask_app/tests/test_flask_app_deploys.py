@@ -5,17 +5,17 @@ against all hosts in one run, then checks each host. Each starts from the
 release it needs (v2 or v3 live, v3 not built), deployed by a fixture when
 another test left a different one live. The tests: v1 (code only, from the
 wheelhouse), v2 (pruning) and v2 again (no change), one sequence the first
-tests read; a branch that does not exist, a release that does not import,
-a failing pre-switch command with a new environment, pre-switch commands
-that succeed, a wrong git host key, new extra packages, a user and group of
-something else, a repository tracking instance/, an https-style repository
-with credentials in the URL or as a token (served by prepare.yml over
-HTTP), and a -vvv --diff run that must show no secret.
+tests read, from main deployed alone; a branch that does not exist, a
+release that does not import, a failing pre-switch command with a new
+environment, pre-switch commands that succeed, a wrong git host key, new
+extra packages, a user and group of something else, a repository tracking
+instance/, an https-style repository with credentials in the URL or as a
+token (served by prepare.yml over HTTP), and a -vvv --diff run that must
+show no secret.
 """
 
 import json
 import os
-import re
 from pathlib import Path
 from typing import NamedTuple
 
@@ -57,27 +57,48 @@ def after(host):
             "history": deploy_history(host)}
 
 
+def start_problems(host, commit):
+    """What keeps HOST from the state the first deploys start from, each
+    part named: main live and its release the only one kept (v1 never
+    built, or pruned), and one wheelhouse, the one main's virtualenv was
+    built from (hello.yml's settings: the role's extra packages, gunicorn),
+    which v1 installs from without building."""
+    main = f"{ROOT}/releases/{commit('main')}"
+    problems = []
+    if live(host) != main:
+        problems.append(f"current points at {live(host)}, not at main's release {main}")
+    others = sorted(releases(host) - {commit("main")})
+    if others:
+        problems.append(f"releases kept besides main's: {others}"
+                        + (" (v1's among them)" if commit("v1") in others else ""))
+    stamp = host.file(f"{main}/.venv/.flaskops-built")
+    found = wheelhouses(host)
+    if not stamp.exists:
+        problems.append(f"main's virtualenv has no stamp {stamp.path}")
+    elif len(found) != 1 or host.file(f"{WHEELS}/{found[0]}/.complete").content_string != stamp.content_string:
+        problems.append(f"wheelhouses {found} in {WHEELS}: not the one main's virtualenv was built from "
+                        f"({stamp.content_string.strip()}) alone")
+    return problems
+
+
 @pytest.fixture(scope="module")
 def first_deploys(fleet, commit, run_playbook_on_fleet):
-    """From the converged release alone (main live, v1 never built or pruned,
-    one wheelhouse: the one main's virtualenv was built from, with no extra
-    package), the deploys the next tests read, one after the other: v1, v2
-    keeping two releases, and v2 again. Each step: its run, and what it
-    left on every host ("before": the start)."""
-    def fresh(host):
-        stamp = host.file(f"{ROOT}/current/.venv/.flaskops-built").content_string
-        built_from = wheelhouses(host)
-        return (live(host) == f"{ROOT}/releases/{commit('main')}" and commit("v1") not in releases(host)
-                and re.search(r"""["']extra_packages["']: \[\]""", stamp) and len(built_from) == 1
-                and host.file(f"{WHEELS}/{built_from[0]}/.complete").content_string == stamp)
+    """From main deployed alone, the deploys the next tests read, one after
+    the other: v1, v2 keeping two releases, and v2 again. Each step: its
+    run, and what it left on every host ("before": the start).
 
-    if not all(fresh(host) for host in fleet.values()):
-        # One release kept and one wheelhouse, the newest: main's, which
-        # this run rebuilds when it had extra packages.
-        run = deploy(run_playbook_on_fleet, flask_app_version="main", flask_app_keep_releases=1)
-        assert run.rc == 0, run.output[-3000:]
-        assert all(fresh(host) for host in fleet.values()), run.output[-3000:]
-    steps = {"before": Step(None, {name: after(host) for name, host in fleet.items()})}
+    The start is set up whatever other tests left: hello.yml deploys main
+    keeping one release, which prunes the other releases and every
+    wheelhouse but the one used last. That one is main's: the only other
+    wheelhouse hello gets (the extra-packages test's) is used for main's
+    own release, whose virtualenv is then built again from main's
+    wheelhouse (by this run, or by an earlier one)."""
+    start = deploy(run_playbook_on_fleet, flask_app_version="main", flask_app_keep_releases=1)
+    assert start.rc == 0, start.output[-3000:]
+    problems = {name: start_problems(host, commit) for name, host in fleet.items()}
+    assert not any(problems.values()), (
+        f"after hello.yml deployed main keeping one release: {problems}\n{start.output[-3000:]}")
+    steps = {"before": Step(start, {name: after(host) for name, host in fleet.items()})}
     for step, variables in (("v1", {"flask_app_version": "v1"}),
                             ("v2", {"flask_app_version": "v2", "flask_app_keep_releases": 2}),
                             ("v2 again", {"flask_app_version": "v2", "flask_app_keep_releases": 2})):
@@ -153,10 +174,14 @@ def v2_as_deployed(fleet, run_playbook_on_fleet, v2_live):
 @pytest.fixture
 def v2_live_without_v3(fleet, commit, run_playbook_on_fleet):
     """v2 live and v3 not built (or pruned): a deploy of v3 builds it."""
-    if not all(live(host) == f"{ROOT}/releases/{commit('v2')}" and commit("v3") not in releases(host)
-               for host in fleet.values()):
+    def ready(host):
+        return live(host) == f"{ROOT}/releases/{commit('v2')}" and commit("v3") not in releases(host)
+
+    if not all(ready(host) for host in fleet.values()):
         run = deploy(run_playbook_on_fleet, flask_app_version="v2", flask_app_keep_releases=1)
         assert run.rc == 0, run.output[-3000:]
+        for name, host in fleet.items():
+            assert ready(host), (name, live(host), sorted(releases(host)), run.output[-3000:])
 
 
 @pytest.fixture
