@@ -68,10 +68,14 @@ def certificate_names(host, site):
 def issued_for_the_converged_names(fleet, run_playbook_on_fleet):
     """Each site's certificate for its apex and www alone, as the converge
     had it issued: converged again when a test added a name."""
-    if any(certificate_names(host, site) != [f"DNS:{site}", f"DNS:www.{site}"]
-           for site, host in web_hosts(fleet).items()):
+    def differ():
+        return {site: names for site, host in web_hosts(fleet).items()
+                if (names := certificate_names(host, site)) != [f"DNS:{site}", f"DNS:www.{site}"]}
+
+    if differ():
         run = run_playbook_on_fleet(CONVERGE)
         assert run.rc == 0, run.output[-3000:]
+        assert not differ(), (f"certificates' names after the converge: {differ()}", run.output[-3000:])
 
 
 def served_certificate(host, name):

@@ -83,26 +83,37 @@ def v3_live(make_live):
     make_live(DEPLOY, "v3", flask_app_env=ENV, flask_app_secret_env=SECRETS, **BOTH)
 
 
+def after_v2_over_v3(fleet, commit, version):
+    """Whether VERSION is live on every host and the last two deploys
+    recorded are v3's then v2's; each host's live release and last two
+    deploys, for the message when not."""
+    found = {name: (live(host), last_deploys(host)) for name, host in fleet.items()}
+    wanted = (f"{ROOT}/releases/{commit(version)}", [commit("v3"), commit("v2")])
+    return all(seen == wanted for seen in found.values()), found
+
+
 @pytest.fixture
 def v2_over_v3(fleet, commit, make_live, run_playbook_on_fleet):
     """v2 live, deployed over v3: the release a rollback goes back to."""
-    if all(live(host) == f"{ROOT}/releases/{commit('v2')}" and last_deploys(host) == [commit("v3"), commit("v2")]
-           for host in fleet.values()):
+    if after_v2_over_v3(fleet, commit, "v2")[0]:
         return
     make_live(DEPLOY, "v3", flask_app_env=ENV, flask_app_secret_env=SECRETS, **BOTH)
     run = deploy(run_playbook_on_fleet, flask_app_version="v2")
     assert run.rc == 0, run.output[-3000:]
+    ready, found = after_v2_over_v3(fleet, commit, "v2")
+    assert ready, (f"live release and last two deploys: {found}", run.output[-3000:])
 
 
 @pytest.fixture
 def rolled_back_to_v3(request, fleet, commit, run_playbook_on_fleet):
     """v3 live again after a rollback from v2 deployed over it."""
-    if all(live(host) == f"{ROOT}/releases/{commit('v3')}" and last_deploys(host) == [commit("v3"), commit("v2")]
-           for host in fleet.values()):
+    if after_v2_over_v3(fleet, commit, "v3")[0]:
         return
     request.getfixturevalue("v2_over_v3")
     run = rollback(run_playbook_on_fleet)
     assert run.rc == 0, run.output[-3000:]
+    ready, found = after_v2_over_v3(fleet, commit, "v3")
+    assert ready, (f"live release and last two deploys: {found}", run.output[-3000:])
 
 
 @pytest.fixture
