@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import main_pid
 
 CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
 PEBBLE = "flaskops-acme-pebble"
@@ -154,7 +155,7 @@ def test_the_distribution_timer_renews(host):
 def test_a_renewal_reloads_nginx_onto_the_new_certificate_and_loses_no_request(
         host, site, background_requests):
     before = served_certificate(host, site)
-    master = host.check_output("systemctl show --property=MainPID --value nginx")
+    master = main_pid(host, "nginx.service")
     requests = background_requests(site, url="https://127.0.0.1/", cafile=ROOT_CA, interval=0.02)
     renew = host.run(f"REQUESTS_CA_BUNDLE={SERVER_CA} certbot renew --force-renewal "
                      f"--no-random-sleep-on-renew --cert-name {site}")
@@ -165,7 +166,7 @@ def test_a_renewal_reloads_nginx_onto_the_new_certificate_and_loses_no_request(
     assert report["failed"] == 0, report["errors"]
     after = served_certificate(host, site)
     assert after.splitlines()[0] != before.splitlines()[0], "nginx still serves the old serial"
-    assert host.check_output("systemctl show --property=MainPID --value nginx") == master, "reloaded, not restarted"
+    assert main_pid(host, "nginx.service") == master, "reloaded, not restarted"
 
 
 def test_the_renewal_hook_leaves_nginx_alone_when_its_configuration_is_broken(host, site):
