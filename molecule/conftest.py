@@ -6,6 +6,7 @@ import re
 import subprocess
 import tempfile
 import time
+from pathlib import Path
 from typing import NamedTuple
 
 import pytest
@@ -102,7 +103,7 @@ def fleet():
     return {name: testinfra.get_host(f"podman://{name}") for name in sorted(names)}
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def commit(fleet):
     """``commit(ref)``: the commit a ref names in the hello example's repository,
     as the scenario's prepare published it on the test hosts."""
@@ -119,7 +120,7 @@ class FleetRun(NamedTuple):
     changed: dict  # host name: its "changed=" in the recap
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def run_playbook_on_fleet(fleet):
     """Run a playbook against every test host at once."""
 
@@ -128,6 +129,86 @@ def run_playbook_on_fleet(fleet):
         return FleetRun(rc, output, {name: recap_changed(output, name) for name in fleet})
 
     return run
+
+
+# The hello example's root, where every scenario deploys it.
+HELLO_ROOT = "/srv/hello"
+
+
+def live(host, root=HELLO_ROOT):
+    """The release ROOT/current points at, as a full path."""
+    return host.file(f"{root}/current").linked_to
+
+
+def main_pid(host, unit="hello.service"):
+    """UNIT's main process as systemd knows it: its PID, 0 when it has none."""
+    return int(host.check_output(f"systemctl show --property MainPID --value {unit}"))
+
+
+def deploy_history(host, root=HELLO_ROOT):
+    """ROOT/history.json: the deploys that made a release live, oldest first
+    (each a release, the version it was deployed as and when)."""
+    history = host.file(f"{root}/history.json")
+    return json.loads(history.content_string) if history.exists else []
+
+
+def env_file(host, path):
+    """The variables an environment file written by flask_app sets: {name: value}."""
+    pairs = re.findall(r'^([A-Za-z_][A-Za-z0-9_]*)="(.*)"$', host.file(path).content_string, re.M)
+    return {name: re.sub(r"\\(.)", r"\1", value) for name, value in pairs}
+
+
+@pytest.fixture(scope="session")
+def app_hosts(fleet):
+    """The hosts hello is deployed on: the inventory's "app" group, or every
+    host of a scenario that has no such group."""
+    names = AnsibleRunner.get_runner(os.environ["MOLECULE_INVENTORY_FILE"]).get_hosts("app")
+    return {name: fleet[name] for name in names} or fleet
+
+
+@pytest.fixture(scope="session")
+def make_live(app_hosts, commit, run_playbook_on_fleet):
+    """``make_live(playbook, version, **variables)``: VERSION of hello live on
+    every application host, for a test that starts from it. Unless it
+    already is, runs PLAYBOOK on every host with flask_app_version=VERSION
+    and VARIABLES, and checks that it went live."""
+
+    def make(playbook, version, **variables):
+        release = f"{HELLO_ROOT}/releases/{commit(version)}"
+        if all(live(host) == release for host in app_hosts.values()):
+            return
+        run = run_playbook_on_fleet(playbook, "-e", json.dumps({**variables, "flask_app_version": version}))
+        assert run.rc == 0, run.output[-3000:]
+        for name, host in app_hosts.items():
+            assert live(host) == release, (name, run.output[-3000:])
+
+    return make
+
+
+@pytest.fixture
+def converged_app(app_hosts, commit, run_playbook_on_fleet):
+    """hello as the scenario's converge (playbooks/site.yml with the
+    inventory's settings) leaves it on every application host: the
+    inventory's flask_app_version live and the last deploy recorded, its
+    environment file holding flask_app_env and flask_app_secret_env alone.
+    Runs site.yml first when a host differs."""
+    inventory = AnsibleRunner.get_runner(os.environ["MOLECULE_INVENTORY_FILE"])
+
+    def as_converged(name, host):
+        wanted = inventory.get_variables(name)
+        release = commit(wanted["flask_app_version"])
+        env = {key: str(value) for key, value in
+               {**wanted.get("flask_app_env", {}), **wanted.get("flask_app_secret_env", {})}.items()}
+        history = deploy_history(host)
+        return (live(host) == f"{HELLO_ROOT}/releases/{release}" and history and history[-1]["release"] == release
+                and env_file(host, f"{HELLO_ROOT}/shared/hello.env") == env)
+
+    if all(as_converged(name, host) for name, host in app_hosts.items()):
+        return
+    run = run_playbook_on_fleet(Path(os.environ["MOLECULE_PROJECT_DIRECTORY"]) / "playbooks" / "site.yml")
+    assert run.rc == 0, run.output[-3000:]
+    for name, host in app_hosts.items():
+        assert as_converged(name, host), (name, run.output[-3000:])
 
 
 REPORT_FILE, STOP_FILE = "/tmp/request-loop.json", "/tmp/request-loop.stop"

@@ -3,24 +3,43 @@
 The converge deployed two applications: hello (requirements file, module-level
 app, over ssh with a deploy key, main = v3) and notes (pyproject.toml,
 application factory, a database made by a pre-switch command). These tests
-only look; test_flask_app_deploys.py then deploys hello again.
+only look, at both as the converge left them: the fixture below puts them
+back first when test_flask_app_deploys.py left others live.
 """
 
+import os
+from pathlib import Path
 
 import pytest
+from conftest import env_file, live
 
 ROOT = "/srv/hello"
+SCENARIO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
+# What hello.yml deploys hello with.
+HELLO_REPO = "ssh://git@127.0.0.1/srv/git/hello.git"
+HELLO_ENV = {"HELLO_TRUSTED_HOPS": "1", "SECRET_KEY": "molecule-secret-key-value"}
 
 
-@pytest.fixture(scope="module")
-def commit(host):
-    def rev_parse(ref):
-        return host.check_output(f"git -C /srv/git/hello.git rev-parse {ref}^{{commit}}")
-    return rev_parse
+@pytest.fixture(scope="module", autouse=True)
+def as_converged(fleet, commit, run_playbook_on_fleet):
+    """hello at main from its ssh repository with hello.yml's environment,
+    and notes at v1, on every host: hello.yml and notes.yml run again for
+    what differs."""
+    def hello_as_converged(host):
+        return (live(host) == f"{ROOT}/releases/{commit('main')}"
+                and env_file(host, f"{ROOT}/shared/hello.env") == HELLO_ENV
+                and host.check_output(f"git -c safe.directory='*' -C {ROOT}/current remote get-url origin")
+                == HELLO_REPO)
 
+    def notes_as_converged(host):
+        release = host.check_output("git -C /srv/git/notes.git rev-parse v1^{commit}")
+        return live(host, "/srv/notes") == f"/srv/notes/releases/{release}"
 
-def live(host, root=ROOT):
-    return host.file(f"{root}/current").linked_to
+    for playbook, converged in (("hello.yml", hello_as_converged), ("notes.yml", notes_as_converged)):
+        if not all(converged(host) for host in fleet.values()):
+            run = run_playbook_on_fleet(SCENARIO / playbook)
+            assert run.rc == 0, run.output[-3000:]
+            assert all(converged(host) for host in fleet.values()), run.output[-3000:]
 
 
 def test_app_user_has_no_login_shell_and_no_sudo(host):

@@ -1,32 +1,39 @@
 """flask_app deploying hello through its versions, on every test host at once.
 
-Runs after test_flask_app.py (file order). Each test runs hello.yml (the
-role on its own: it switches by itself) against all hosts in one run, then
-checks each host. In order: v1 (code only, from the wheelhouse), v2
-(pruning), v2 again (no change), a branch that does not exist, a release
-that does not import, a failing pre-switch command with a new environment,
-pre-switch commands that succeed, a wrong git host key, new extra packages,
-a user and group of something else, a repository tracking instance/, an
-https-style repository with credentials in the URL or as a token (served
-by prepare.yml over HTTP), and a -vvv --diff run that must show no secret.
+Each test runs hello.yml (the role on its own: it switches by itself)
+against all hosts in one run, then checks each host. Each starts from the
+release it needs (v2 or v3 live, v3 not built), deployed by a fixture when
+another test left a different one live. The tests: v1 (code only, from the
+wheelhouse), v2 (pruning) and v2 again (no change), one sequence the first
+tests read, from main deployed alone; a branch that does not exist, a
+release that does not import, a failing pre-switch command with a new
+environment, pre-switch commands that succeed, a wrong git host key, new
+extra packages, a user and group of something else, a repository tracking
+instance/, an https-style repository with credentials in the URL or as a
+token (served by prepare.yml over HTTP), and a -vvv --diff run that must
+show no secret.
 """
 
 import json
 import os
 from pathlib import Path
+from typing import NamedTuple
 
+import pytest
+from conftest import FleetRun, deploy_history, live
 
 ROOT = "/srv/hello"
 HELLO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "hello.yml"
 SECRET = "molecule-secret-key-value"
-
-
-def live(host):
-    return host.file(f"{ROOT}/current").linked_to
+WHEELS = "/var/cache/flaskops/hello/wheels"
 
 
 def releases(host):
     return set(host.check_output(f"ls {ROOT}/releases").split())
+
+
+def wheelhouses(host):
+    return host.check_output(f"ls {WHEELS}").split()
 
 
 def deploy(run_playbook_on_fleet, **variables):
@@ -40,47 +47,150 @@ def task_outcome(output, task):
     return rest.split("TASK [", 1)[0]
 
 
-def test_code_only_deploy_of_v1_switches_and_keeps_the_previous_release(
-        fleet, commit, run_playbook_on_fleet):
-    previous = {name: live(host) for name, host in fleet.items()}
-    run = deploy(run_playbook_on_fleet, flask_app_version="v1")
+class Step(NamedTuple):
+    run: FleetRun
+    hosts: dict  # host name: its live release, kept releases, wheelhouses and history after the run
+
+
+def after(host):
+    return {"live": live(host), "releases": releases(host), "wheelhouses": wheelhouses(host),
+            "history": deploy_history(host)}
+
+
+def start_problems(host, commit):
+    """What keeps HOST from the state the first deploys start from, each
+    part named: main live and its release the only one kept (v1 never
+    built, or pruned), and one wheelhouse, the one main's virtualenv was
+    built from (hello.yml's settings: the role's extra packages, gunicorn),
+    which v1 installs from without building."""
+    main = f"{ROOT}/releases/{commit('main')}"
+    problems = []
+    if live(host) != main:
+        problems.append(f"current points at {live(host)}, not at main's release {main}")
+    others = sorted(releases(host) - {commit("main")})
+    if others:
+        problems.append(f"releases kept besides main's: {others}"
+                        + (" (v1's among them)" if commit("v1") in others else ""))
+    stamp = host.file(f"{main}/.venv/.flaskops-built")
+    found = wheelhouses(host)
+    if not stamp.exists:
+        problems.append(f"main's virtualenv has no stamp {stamp.path}")
+    elif len(found) != 1 or host.file(f"{WHEELS}/{found[0]}/.complete").content_string != stamp.content_string:
+        problems.append(f"wheelhouses {found} in {WHEELS}: not the one main's virtualenv was built from "
+                        f"({stamp.content_string.strip()}) alone")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def first_deploys(fleet, commit, run_playbook_on_fleet):
+    """From main deployed alone, the deploys the next tests read, one after
+    the other: v1, v2 keeping two releases, and v2 again. Each step: its
+    run, and what it left on every host ("before": the start).
+
+    The start is set up whatever other tests left: hello.yml deploys main
+    keeping one release, which prunes the other releases and every
+    wheelhouse but the one used last. That one is main's: the only other
+    wheelhouse hello gets (the extra-packages test's) is used for main's
+    own release, whose virtualenv is then built again from main's
+    wheelhouse (by this run, or by an earlier one)."""
+    start = deploy(run_playbook_on_fleet, flask_app_version="main", flask_app_keep_releases=1)
+    assert start.rc == 0, start.output[-3000:]
+    problems = {name: start_problems(host, commit) for name, host in fleet.items()}
+    assert not any(problems.values()), (
+        f"after hello.yml deployed main keeping one release: {problems}\n{start.output[-3000:]}")
+    steps = {"before": Step(start, {name: after(host) for name, host in fleet.items()})}
+    for step, variables in (("v1", {"flask_app_version": "v1"}),
+                            ("v2", {"flask_app_version": "v2", "flask_app_keep_releases": 2}),
+                            ("v2 again", {"flask_app_version": "v2", "flask_app_keep_releases": 2})):
+        run = deploy(run_playbook_on_fleet, **variables)
+        steps[step] = Step(run, {name: after(host) for name, host in fleet.items()})
+    return steps
+
+
+def test_code_only_deploy_of_v1_switches_and_keeps_the_previous_release(fleet, commit, first_deploys):
+    run, hosts = first_deploys["v1"]
     assert run.rc == 0, run.output[-3000:]
-    for name, host in fleet.items():
-        assert live(host) == f"{ROOT}/releases/{commit('v1')}"
-        assert previous[name].rsplit("/", 1)[1] in releases(host)
+    for name in fleet:
+        assert hosts[name]["live"] == f"{ROOT}/releases/{commit('v1')}"
+        previous = first_deploys["before"].hosts[name]["live"]
+        assert previous.rsplit("/", 1)[1] in hosts[name]["releases"]
         # The requirements did not change: a new virtualenv, filled from the
         # wheelhouse the first deploy built, without building or downloading.
         assert f"changed: [{name}]" in task_outcome(run.output, "Create the release's virtualenv")
         assert f"skipping: [{name}]" in task_outcome(run.output, "Download and build every dependency as a wheel")
         assert f"changed: [{name}]" in task_outcome(
             run.output, "Install the release's dependencies from the wheelhouse")
-        assert len(host.check_output("ls /var/cache/flaskops/hello/wheels").split()) == 1
+        assert len(hosts[name]["wheelhouses"]) == 1
 
 
-def test_deploy_v2_prunes_the_release_longest_out_of_service(fleet, commit, run_playbook_on_fleet):
-    run = deploy(run_playbook_on_fleet, flask_app_version="v2", flask_app_keep_releases=2)
+def test_deploy_v2_prunes_the_release_longest_out_of_service(fleet, commit, first_deploys):
+    run, hosts = first_deploys["v2"]
     assert run.rc == 0, run.output[-3000:]
-    for host in fleet.values():
-        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
-        assert releases(host) == {commit("v2"), commit("v1")}
+    for name in fleet:
+        assert hosts[name]["live"] == f"{ROOT}/releases/{commit('v2')}"
+        assert hosts[name]["releases"] == {commit("v2"), commit("v1")}
 
 
-def test_deploys_are_recorded_in_order_with_their_versions(fleet, commit):
-    for host in fleet.values():
-        history = json.loads(host.file(f"{ROOT}/history.json").content_string)
-        assert [(e["release"], e["version"]) for e in history] == [
-            (commit("main"), "main"), (commit("v1"), "v1"), (commit("v2"), "v2")]
+def test_deploys_are_recorded_in_order_with_their_versions(fleet, commit, first_deploys):
+    for name, host in fleet.items():
+        before = [(e["release"], e["version"]) for e in first_deploys["before"].hosts[name]["history"]]
+        history = [(e["release"], e["version"]) for e in first_deploys["v2"].hosts[name]["history"]]
+        # The converge's deploy first, then each deploy of a release not live.
+        assert history[0] == (commit("main"), "main")
+        assert history == before + [(commit("v1"), "v1"), (commit("v2"), "v2")]
         assert host.file(f"{ROOT}/history.json").user == "root"
 
 
-def test_redeploying_v2_changes_nothing(fleet, commit, run_playbook_on_fleet):
-    run = deploy(run_playbook_on_fleet, flask_app_version="v2", flask_app_keep_releases=2)
+def test_redeploying_v2_changes_nothing(fleet, commit, first_deploys):
+    run, hosts = first_deploys["v2 again"]
     assert run.rc == 0, run.output[-3000:]
     assert set(run.changed.values()) == {0}, run.output[-3000:]
-    for host in fleet.values():
-        assert live(host) == f"{ROOT}/releases/{commit('v2')}"
+    for name in fleet:
+        assert hosts[name]["live"] == f"{ROOT}/releases/{commit('v2')}"
 
 
+def known_hosts_as_hello_yml_writes_them(host):
+    key = host.check_output("cat /etc/ssh/ssh_host_ed25519_key.pub").split()[:2]
+    return host.file("/etc/flaskops/hello/known_hosts").content_string == f"127.0.0.1 {' '.join(key)}\n"
+
+
+@pytest.fixture
+def v2_live(make_live):
+    """v2 live, deployed as hello.yml does."""
+    make_live(HELLO, "v2", flask_app_keep_releases=2)
+
+
+@pytest.fixture
+def v2_as_deployed(fleet, run_playbook_on_fleet, v2_live):
+    """v2 live, and git's access to the repository as hello.yml writes it
+    (no https credentials, the git server's own key): a run of hello.yml
+    that stops before the release changes nothing."""
+    if not all(known_hosts_as_hello_yml_writes_them(host)
+               and not host.file("/etc/flaskops/hello/git-credentials").exists for host in fleet.values()):
+        run = deploy(run_playbook_on_fleet, flask_app_version="v2", flask_app_keep_releases=2)
+        assert run.rc == 0, run.output[-3000:]
+
+
+@pytest.fixture
+def v2_live_without_v3(fleet, commit, run_playbook_on_fleet):
+    """v2 live and v3 not built (or pruned): a deploy of v3 builds it."""
+    def ready(host):
+        return live(host) == f"{ROOT}/releases/{commit('v2')}" and commit("v3") not in releases(host)
+
+    if not all(ready(host) for host in fleet.values()):
+        run = deploy(run_playbook_on_fleet, flask_app_version="v2", flask_app_keep_releases=1)
+        assert run.rc == 0, run.output[-3000:]
+        for name, host in fleet.items():
+            assert ready(host), (name, live(host), sorted(releases(host)), run.output[-3000:])
+
+
+@pytest.fixture
+def v3_live(make_live):
+    """v3 live, deployed as hello.yml does."""
+    make_live(HELLO, "v3", flask_app_keep_releases=2)
+
+
+@pytest.mark.usefixtures("v2_as_deployed")
 def test_a_missing_version_fails_and_leaves_release_and_settings_alone(
         fleet, commit, run_playbook_on_fleet):
     env_before = {name: host.file(f"{ROOT}/shared/hello.env").content_string for name, host in fleet.items()}
@@ -94,6 +204,7 @@ def test_a_missing_version_fails_and_leaves_release_and_settings_alone(
         assert host.file(f"{ROOT}/shared/hello.env").content_string == env_before[name]
 
 
+@pytest.mark.usefixtures("v2_live")
 def test_a_release_that_does_not_import_never_goes_live(fleet, commit, run_playbook_on_fleet):
     run = deploy(run_playbook_on_fleet, flask_app_version="broken-import", flask_app_keep_releases=2)
     assert run.rc != 0
@@ -106,6 +217,7 @@ def test_a_release_that_does_not_import_never_goes_live(fleet, commit, run_playb
         assert commit("broken-import") not in releases(host)
 
 
+@pytest.mark.usefixtures("v2_live_without_v3")
 def test_a_failing_pre_switch_command_stops_the_deploy(fleet, commit, run_playbook_on_fleet):
     env_before = {name: host.file(f"{ROOT}/shared/hello.env").content_string for name, host in fleet.items()}
     run = deploy(run_playbook_on_fleet, flask_app_version="v3", flask_app_keep_releases=2,
@@ -123,6 +235,7 @@ def test_a_failing_pre_switch_command_stops_the_deploy(fleet, commit, run_playbo
         assert not host.file(f"{ROOT}/shared/hello.env.staged").exists
 
 
+@pytest.mark.usefixtures("v2_live_without_v3")
 def test_pre_switch_commands_run_once_as_the_app_user_with_its_environment(
         fleet, commit, run_playbook_on_fleet):
     """They see the environment the release goes live with (staged), not the old one."""
@@ -151,6 +264,7 @@ def test_pre_switch_commands_run_once_as_the_app_user_with_its_environment(
         assert len(host.file(marker).content_string.splitlines()) == 1
 
 
+@pytest.mark.usefixtures("v3_live")
 def test_an_unknown_git_server_key_is_refused(fleet, commit, run_playbook_on_fleet):
     run = deploy(run_playbook_on_fleet, flask_app_version="v1", flask_app_git_known_hosts=[
         "127.0.0.1 ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGNvdW50ZXJmZWl0IGtleSBmb3IgdGVzdHMhISE="])
@@ -160,6 +274,7 @@ def test_an_unknown_git_server_key_is_refused(fleet, commit, run_playbook_on_fle
         assert live(host) == f"{ROOT}/releases/{commit('v3')}"
 
 
+@pytest.mark.usefixtures("v3_live")
 def test_new_extra_packages_upgrade_the_live_venv_in_place(fleet, commit, run_playbook_on_fleet):
     release = f"{ROOT}/releases/{commit('v3')}"
     run = deploy(run_playbook_on_fleet, flask_app_version="v3", flask_app_keep_releases=2,
@@ -173,6 +288,7 @@ def test_new_extra_packages_upgrade_the_live_venv_in_place(fleet, commit, run_pl
         assert check.stdout.strip() == "v3"
 
 
+@pytest.mark.usefixtures("v3_live")
 def test_a_user_or_group_of_something_else_is_refused(fleet, commit, run_playbook_on_fleet):
     accounts = {name: host.check_output("getent passwd www-data backup; getent group www-data backup")
                 for name, host in fleet.items()}
@@ -268,13 +384,13 @@ def test_a_package_whose_instance_folder_is_in_the_virtualenv_is_refused(fleet, 
     """notes in a src/ layout: installed into the venv, where Flask then puts
     its instance folder; its database would be lost with the release."""
     notes = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "notes.yml"
-    before = {name: host.file("/srv/notes/current").linked_to for name, host in fleet.items()}
+    before = {name: live(host, "/srv/notes") for name, host in fleet.items()}
     run = run_playbook_on_fleet(notes, "-e", json.dumps({"flask_app_version": "src-layout"}))
     assert run.rc != 0
     assert "/.venv/var/notes-instance, not the shared /srv/notes/shared/instance" in run.output, run.output[-3000:]
     assert "FLASK_INSTANCE_PATH" in run.output
     for name, host in fleet.items():
-        assert host.file("/srv/notes/current").linked_to == before[name]
+        assert live(host, "/srv/notes") == before[name]
 
 
 def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
@@ -298,7 +414,7 @@ def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
     assert f"Release {commit('v2')} (v2) did not go live" in failed.output, failed.output[-3000:]
     assert f"current still points at /srv/full/releases/{commit('v1')}" in failed.output
     for name, host in fleet.items():
-        assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v1')}"
+        assert live(host, "/srv/full") == f"/srv/full/releases/{commit('v1')}"
         assert not host.file(f"/srv/full/releases/{commit('v2')}").exists
         check = host.run("cd /srv/full/current && sudo -u full .venv/bin/python -c 'import hello; print(hello.RELEASE)'")
         assert check.stdout.strip() == "v1", check.stderr
@@ -309,7 +425,7 @@ def test_a_disk_that_fills_up_during_a_deploy_leaves_the_live_release_serving(
     again = deploy(run_playbook_on_fleet, flask_app_version="v2", **full)
     assert again.rc == 0, again.output[-3000:]
     for host in fleet.values():
-        assert host.file("/srv/full/current").linked_to == f"/srv/full/releases/{commit('v2')}"
+        assert live(host, "/srv/full") == f"/srv/full/releases/{commit('v2')}"
 
 
 def test_a_release_is_built_by_an_unprivileged_user_and_handed_to_root(fleet, commit, run_playbook_on_fleet):

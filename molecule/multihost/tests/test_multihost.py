@@ -1,12 +1,16 @@
 """The fleet: a proxy in front of two application servers, under load.
 
 Converged with site.yml at v1 (idempotence checked by Molecule on all three
-hosts). In order, with a bounded request loop from this machine through the
-proxy's port published on 127.0.0.1 during each step: a rolling deploy of
-v2; a deploy of a release whose health check fails, stopped at the first
-host; rollback.yml back to v1 on the whole fleet; requests straight to an
-application server's port from elsewhere (refused), and through the proxy
-(the real client seen); last, one application server stopped outright.
+hosts). With a bounded request loop from this machine through the proxy's
+port published on 127.0.0.1 during each step: a rolling deploy of v2 (from
+v1); a deploy of a release whose health check fails, stopped at the first
+host (from v2); rollback.yml back to v1 on the whole fleet (from v2); a
+branch that moves between the two servers' turns; a firewall that shuts the
+proxy out; requests straight to an application server's port from
+elsewhere (refused), and through the proxy (the real client seen); one
+application server stopped outright (at v1, started again afterwards).
+Each test starts from the release it names, deployed first when another
+test left a different one live.
 """
 
 import json
@@ -17,7 +21,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GUNICORN_EXPOSURE_TARGET, NGINX_EXPOSURE_TARGET, exposure
+from conftest import GUNICORN_EXPOSURE_TARGET, NGINX_EXPOSURE_TARGET, exposure, live
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DEPLOY = PROJECT / "playbooks" / "deploy.yml"
@@ -37,10 +41,6 @@ def site_url():
                                capture_output=True, text=True).stdout.split()
     port = next(entry for entry in published if entry.startswith("127.0.0.1:")).split(":")[1]
     return f"http://127.0.0.1:{port}/"
-
-
-def live(host):
-    return host.file(f"{ROOT}/current").linked_to
 
 
 def served(fleet, requests=20):
@@ -67,6 +67,37 @@ def pre_switch_runs(host):
     return host.file(PRE_SWITCH).content_string.split() if host.file(PRE_SWITCH).exists else []
 
 
+@pytest.fixture
+def v1_live(make_live):
+    """v1, the converged release, live on both application servers."""
+    make_live(DEPLOY, "v1")
+
+
+@pytest.fixture
+def v2_live(make_live):
+    """v2 live on both application servers, deployed over v1."""
+    make_live(DEPLOY, "v2")
+
+
+def wait_until_the_proxy_reaches(fleet, app, seconds=120):
+    """Wait until the proxy gets an answer from APP's gunicorn (after APP's restart)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and fleet[PROXY].run(
+            f"curl --silent --fail --max-time 2 http://{ADDRESS[app]}:8000/healthz").rc != 0:
+        time.sleep(1)
+
+
+@pytest.fixture
+def app2_started_again(fleet):
+    """For a test that stops app2: started again afterwards, answering the
+    proxy, the others' knowledge of its new hardware address renewed."""
+    yield
+    subprocess.run(["podman", "start", APP2], check=True, capture_output=True)
+    wait_until_the_proxy_reaches(fleet, APP2)
+    assert fleet[PROXY].run(f"curl --silent --fail --max-time 5 http://{ADDRESS[APP2]}:8000/healthz").rc == 0
+    fleet[APP1].run_expect([0], "ip neigh flush all")
+
+
 def test_nginx_lists_every_application_server_from_the_inventory(fleet):
     site = fleet[PROXY].file("/etc/nginx/sites-available/hello.test.conf").content_string
     for app in (APP1, APP2):
@@ -87,6 +118,7 @@ def test_the_services_run_in_their_sandboxes_on_debian_12(fleet):
     assert exposure(fleet[PROXY], "nginx.service") <= NGINX_EXPOSURE_TARGET
 
 
+@pytest.mark.usefixtures("v1_live")
 def test_a_rolling_deploy_of_v2_loses_no_request(fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):
     before = {app: pre_switch_runs(fleet[app]) for app in (APP1, APP2)}
     run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(
@@ -107,6 +139,7 @@ def test_a_rolling_deploy_of_v2_loses_no_request(fleet, run_playbook_on_fleet, c
     assert pre_switch_runs(fleet[APP2]) == before[APP2] == []
 
 
+@pytest.mark.usefixtures("v2_live")
 def test_a_broken_release_stops_at_the_first_host(fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):
     run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(
         DEPLOY, "-e", "flask_app_version=health-500"), "(b) broken v3")
@@ -120,6 +153,7 @@ def test_a_broken_release_stops_at_the_first_host(fleet, run_playbook_on_fleet, 
     assert served(fleet) == {"v2"}
 
 
+@pytest.mark.usefixtures("v2_live")
 def test_rollback_takes_the_whole_fleet_back_to_v1(fleet, run_playbook_on_fleet, commit, site_url, local_request_loop):
     run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(ROLLBACK), "(c) rollback to v1")
     assert run.rc == 0, run.output[-3000:]
@@ -193,10 +227,7 @@ def test_a_rule_set_flushed_by_the_hosts_own_firewall_is_restored_by_the_next_ru
 
 def test_the_firewall_is_loaded_at_boot(fleet):
     subprocess.run(["podman", "restart", "--time", "10", APP1], check=True, capture_output=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and fleet[PROXY].run(
-            f"curl --silent --fail --max-time 2 http://{ADDRESS[APP1]}:8000/healthz").rc != 0:
-        time.sleep(1)
+    wait_until_the_proxy_reaches(fleet, APP1)
     assert fleet[PROXY].run(f"curl --silent --fail --max-time 5 http://{ADDRESS[APP1]}:8000/healthz").rc == 0
     assert fleet[APP1].run("nft list table inet flaskops_hello").rc == 0
     # app1 came back with a new hardware address: app2 forgets the old one.
@@ -229,7 +260,7 @@ def test_two_thousand_clients_at_once_through_the_proxy_are_all_answered(fleet, 
     assert failed == 0, out
 
 
-# Stops a host: keep it last.
+@pytest.mark.usefixtures("v1_live", "app2_started_again")
 def test_one_application_server_stopped_outright_leaves_the_site_answering(fleet, site_url, local_request_loop):
     stop = local_request_loop(site_url, DOMAIN)
     time.sleep(2)

@@ -1,9 +1,8 @@
 """Several sites on one host, each with its own settings, and faults.
 
-Runs after test_nginx_proxy.py. The converge applied three sites:
-example.test (10m bodies, gzip), secure.test (HTTPS, 2m bodies, no gzip)
-and other.test on port 8081; the idempotence step proved they converge to
-no change.
+On the converged host: the converge applied three sites: example.test
+(10m bodies, gzip), secure.test (HTTPS, 2m bodies, no gzip) and other.test
+on port 8081; the idempotence step proved they converge to no change.
 """
 
 import json
@@ -11,6 +10,8 @@ import os
 import time
 import uuid
 from pathlib import Path
+
+from conftest import main_pid
 
 SCENARIO = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"])
 CONVERGE = SCENARIO / "converge.yml"
@@ -140,12 +141,12 @@ def test_path_traversal_under_the_static_location_never_leaves_it(fleet):
 
 def test_nginx_killed_is_started_again(fleet, recovery_time, record):
     for name, host in fleet.items():
-        master = host.check_output("systemctl show --property MainPID --value nginx")
+        master = main_pid(host, "nginx.service")
         host.run_expect([0], f"kill -KILL {master}")
         seconds = recovery_time(host, "curl --silent --fail --max-time 1 --header 'Host: example.test' "
                                       "--output /dev/null http://127.0.0.1/")
         record("nginx master killed (SIGKILL): seconds until it answers again", name, seconds=seconds)
-        assert host.check_output("systemctl show --property MainPID --value nginx") != master
+        assert main_pid(host, "nginx.service") != master
         assert host.check_output("systemctl is-active nginx") == "active"
 
 

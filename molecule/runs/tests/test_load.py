@@ -7,6 +7,8 @@ bounded in time; the tests count failures, never time.
 import re
 import time
 
+from conftest import main_pid
+
 DOMAIN = "hello.test"
 CLIENTS = 2000
 
@@ -40,7 +42,7 @@ def test_a_killed_worker_loses_no_request(host, background_requests, record):
     worker of the same server (its backup entry)."""
     stop = background_requests(DOMAIN, interval=0.01)
     time.sleep(1)
-    master = host.check_output("systemctl show --property MainPID --value hello.service")
+    master = main_pid(host)
     workers = host.check_output(f"pgrep --parent {master}").split()
     for worker in workers[:2]:
         host.run_expect([0], f"kill -KILL {worker}")

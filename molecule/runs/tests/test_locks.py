@@ -18,7 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from conftest import start_playbook
+from conftest import live, start_playbook
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DEPLOY = PROJECT / "playbooks" / "deploy.yml"
@@ -40,14 +40,10 @@ def served_release(host):
     return json.loads(body)["release"]
 
 
-def current_release(host):
-    return host.file(f"{ROOT}/current").linked_to
-
-
 def assert_consistent(host, commit, version):
     """current names the release deployed as VERSION, and gunicorn serves it
     (its master tells systemd which release it serves)."""
-    assert current_release(host) == f"{ROOT}/releases/{commit(version)}"
+    assert live(host) == f"{ROOT}/releases/{commit(version)}"
     assert served_release(host) == version
     status = host.check_output("systemctl show --property StatusText --value hello.service")
     assert status == f"Serving {ROOT}/releases/{commit(version)}"

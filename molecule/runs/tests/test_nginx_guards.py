@@ -1,7 +1,9 @@
 """What nginx -t does not catch: a port another program holds, and a
 warning about a name two servers claim. Each change is tried on the
-converged stack under a request loop through nginx: refused, the files put
-back as they were, nginx still serving, and coming back after a restart.
+converged stack (site.yml run again first when a deploy test left another
+release live: the runs below change nginx alone) under a request loop
+through nginx: refused, the files put back as they were, nginx still
+serving, and coming back after a restart.
 """
 
 import json
@@ -31,6 +33,7 @@ def port_taken(host):
     host.run("systemctl stop flaskops-test-squatter")
 
 
+@pytest.mark.usefixtures("converged_app")
 def test_a_port_another_program_holds_is_refused_after_the_reload_and_nothing_stays(
         host, run_playbook, background_requests, port_taken, record):
     before = host.check_output(NGINX_FILES)
@@ -65,6 +68,7 @@ def hidden_claim(host):
              "systemctl reload nginx")
 
 
+@pytest.mark.usefixtures("converged_app")
 def test_a_change_nginx_warns_about_is_rolled_back(host, run_playbook, background_requests, hidden_claim, record):
     before = host.check_output(NGINX_FILES)
     stop = background_requests(DOMAIN)

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import quote, quote_plus
 
 import pytest
+from conftest import live
 
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 DEPLOY = PROJECT / "playbooks" / "deploy.yml"
@@ -37,7 +38,7 @@ def printed_forms(secret):
 ])
 def test_a_release_that_prints_its_secret_never_shows_it_even_at_vvv(
         host, run_playbook, background_requests, fail_at, said):
-    live = host.file("/srv/hello/current").linked_to
+    before = live(host)
     stop = background_requests(DOMAIN)
     run = run_playbook(DEPLOY, "-vvv", "-e", json.dumps({
         "flask_app_version": "prints-env",
@@ -54,4 +55,4 @@ def test_a_release_that_prints_its_secret_never_shows_it_even_at_vvv(
     for fragment in ("s3cr3t", "b\\ack", "b%5Cack", "sl%2Fash"):
         assert fragment not in run.output, fragment
     assert report["failed"] == 0, report["errors"]
-    assert host.file("/srv/hello/current").linked_to == live
+    assert live(host) == before

@@ -8,14 +8,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from conftest import main_pid
 
 DOMAIN = "hello.test"
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
-
-
-def master_environment(host):
-    main_pid = host.check_output("systemctl show --property MainPID --value hello.service")
-    return host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid}/environ").splitlines()
 
 
 def test_app_answers_through_nginx(http_get):
@@ -71,9 +67,9 @@ def test_only_ssh_and_http_listen_beyond_loopback(host):
 
 
 def test_app_runs_as_its_own_user_not_root(host):
-    main_pid = host.check_output("systemctl show --property MainPID --value hello.service")
-    assert main_pid != "0", host.run("journalctl -u hello.service -n 30 --no-pager").stdout
-    users = host.check_output(f"ps -o user= -p {main_pid} --ppid {main_pid}").split()
+    master = main_pid(host)
+    assert master != 0, host.run("journalctl -u hello.service -n 30 --no-pager").stdout
+    users = host.check_output(f"ps -o user= -p {master} --ppid {master}").split()
     assert len(users) >= 2
     assert set(users) == {"hello"}
 
@@ -94,13 +90,13 @@ def test_static_files_come_from_the_live_release_through_nginx_alone(host, http_
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+@pytest.mark.usefixtures("converged_app")
 def test_the_oldest_supported_ansible_core_changes_nothing_on_the_converged_hosts(fleet):
     """meta/runtime.yml claims ansible-core 2.16: run the converge's play
     again with it (make installs it in .testbed/ansible-oldest). Rendering
     every file the same way, it changes nothing and restarts nothing."""
     oldest = PROJECT / ".testbed" / "ansible-oldest" / "bin" / "ansible-playbook"
-    pids = {name: host.check_output("systemctl show --property MainPID --value hello.service")
-            for name, host in fleet.items()}
+    pids = {name: main_pid(host) for name, host in fleet.items()}
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0")
     result = subprocess.run(
         [str(oldest), "-i", os.environ["MOLECULE_INVENTORY_FILE"],
@@ -111,4 +107,4 @@ def test_the_oldest_supported_ansible_core_changes_nothing_on_the_converged_host
     assert result.returncode == 0, output[-3000:]
     for name, host in fleet.items():
         assert re.search(rf"^{re.escape(name)}\s*:\s*ok=\d+\s+changed=0\s", output, re.M), output[-3000:]
-        assert host.check_output("systemctl show --property MainPID --value hello.service") == pids[name]
+        assert main_pid(host) == pids[name]

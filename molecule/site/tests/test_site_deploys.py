@@ -1,25 +1,30 @@
 """site.yml in check mode and at -vvv, then releases that cannot take the site down.
 
-Runs after test_site.py (file order), on the converged stack. Each test
-runs one playbook against every host of the scenario at once (each host a
-whole stack of its own; today one, Debian 13), with a request loop through
-nginx on each when it touches the site, then checks every host. In order:
-site.yml after paths each role manages were changed by hand (each put
-back), site.yml with --check --diff (no change), site.yml at -vvv --diff with a new secret (never
-printed, and the running app has it); then deploy.yml and rollback.yml:
-nothing to roll back to; a first deploy whose health path does not exist; a
-release whose health path answers 500 and one that does not import (both
-refused before anything the live service reads changes); one that fails only
-as the service (rolled back); a deploy of v2 made to take 3 s to import (no
-pause); then rollback.yml to the converged release (v3), again (no change),
-to v2 by name, and to a version no longer kept.
+On the converged stack. Each test runs one playbook against every host of
+the scenario at once (each host a whole stack of its own; today one, Debian
+13), with a request loop through nginx on each when it touches the site,
+then checks every host. Each starts from the state it needs, set up by a
+fixture when another test left a different one: site.yml as the converge
+left it, v3 live, v2 deployed over v3, or a rollback from there back to v3.
+The tests: site.yml after paths each role manages were changed by hand
+(each put back), site.yml with --check --diff (no change), site.yml at
+-vvv --diff with a new secret (never printed, and the running app has
+it); then deploy.yml and rollback.yml: nothing to roll back to; a first
+deploy whose health path does not exist; a release whose health path
+answers 500 and one that does not import (both refused before anything
+the live service reads changes); one that fails only as the service
+(rolled back); a deploy of v2 made to take 3 s to import (no pause); then
+rollback.yml from v2 to the release before it (v3), again (no change), to
+v2 by name, and to a version no longer kept.
 """
 
 import json
 import os
+import shlex
 from pathlib import Path
 
 import pytest
+from conftest import deploy_history, live, main_pid
 
 DOMAIN = "hello.test"
 ROOT = "/srv/hello"
@@ -35,14 +40,6 @@ SECRETS = {"SECRET_KEY": "deploys-secret"}
 NO_PAUSE_MS = 1000
 # Both stacks in one batch: they are independent, and one run is faster.
 BOTH = {"flaskops_app_serial": 2}
-
-
-def live(host):
-    return host.file(f"{ROOT}/current").linked_to
-
-
-def main_pid(host):
-    return host.check_output("systemctl show --property MainPID --value hello.service")
 
 
 def served_release(host):
@@ -73,6 +70,71 @@ def deploy(run_playbook_on_fleet, **variables):
 
 def rollback(run_playbook_on_fleet, **variables):
     return run_playbook_on_fleet(ROLLBACK, "-e", json.dumps({**BOTH, **variables}))
+
+
+def last_deploys(host):
+    """The releases of the last two deploys recorded, the latest last."""
+    return [entry["release"] for entry in deploy_history(host)][-2:]
+
+
+@pytest.fixture
+def v3_live(make_live):
+    """v3 (the converged main) live, as a deploy leaves it."""
+    make_live(DEPLOY, "v3", flask_app_env=ENV, flask_app_secret_env=SECRETS, **BOTH)
+
+
+def after_v2_over_v3(fleet, commit, version):
+    """Whether VERSION is live on every host and the last two deploys
+    recorded are v3's then v2's; each host's live release and last two
+    deploys, for the message when not."""
+    found = {name: (live(host), last_deploys(host)) for name, host in fleet.items()}
+    wanted = (f"{ROOT}/releases/{commit(version)}", [commit("v3"), commit("v2")])
+    return all(seen == wanted for seen in found.values()), found
+
+
+@pytest.fixture
+def v2_over_v3(fleet, commit, make_live, run_playbook_on_fleet):
+    """v2 live, deployed over v3: the release a rollback goes back to."""
+    if after_v2_over_v3(fleet, commit, "v2")[0]:
+        return
+    make_live(DEPLOY, "v3", flask_app_env=ENV, flask_app_secret_env=SECRETS, **BOTH)
+    run = deploy(run_playbook_on_fleet, flask_app_version="v2")
+    assert run.rc == 0, run.output[-3000:]
+    ready, found = after_v2_over_v3(fleet, commit, "v2")
+    assert ready, (f"live release and last two deploys: {found}", run.output[-3000:])
+
+
+@pytest.fixture
+def rolled_back_to_v3(request, fleet, commit, run_playbook_on_fleet):
+    """v3 live again after a rollback from v2 deployed over it."""
+    if after_v2_over_v3(fleet, commit, "v3")[0]:
+        return
+    request.getfixturevalue("v2_over_v3")
+    run = rollback(run_playbook_on_fleet)
+    assert run.rc == 0, run.output[-3000:]
+    ready, found = after_v2_over_v3(fleet, commit, "v3")
+    assert ready, (f"live release and last two deploys: {found}", run.output[-3000:])
+
+
+@pytest.fixture
+def one_release_deployed(fleet):
+    """history.json as on a host where one release was ever deployed (the
+    converged one, until a test deploys another): the deploys of the live
+    release alone. The file is put back afterwards."""
+    history, kept_aside = f"{ROOT}/history.json", "/root/flaskops-history.json"
+    saved = []
+    for host in fleet.values():
+        deploys = deploy_history(host)
+        if len({entry["release"] for entry in deploys}) > 1:
+            release = live(host).rsplit("/", 1)[1]
+            alone = [entry for entry in deploys if entry["release"] == release]
+            assert alone, f"no deploy of the live release {release} is recorded"
+            host.run_expect([0], f"cp -p {history} {kept_aside} && "
+                                 f"printf '%s\\n' {shlex.quote(json.dumps(alone[-1:]))} > {history}")
+            saved.append(host)
+    yield
+    for host in saved:
+        host.run_expect([0], f"cp -p {kept_aside} {history} && rm {kept_aside}")
 
 
 def assert_no_request_failed(reports, slowest_ms=None):
@@ -115,6 +177,7 @@ def snapshot(host, paths):
     return taken
 
 
+@pytest.mark.usefixtures("converged_app")
 def test_paths_changed_by_hand_are_put_back_while_the_site_answers(
         fleet, fleet_requests, run_playbook_on_fleet):
     # The roles read what they manage once and skip what is already as
@@ -139,6 +202,7 @@ def test_paths_changed_by_hand_are_put_back_while_the_site_answers(
         assert snapshot(host, edits) == before
 
 
+@pytest.mark.usefixtures("converged_app")
 def test_check_mode_with_diff_on_the_converged_hosts_changes_nothing(run_playbook_on_fleet):
     run = run_playbook_on_fleet(SITE, "--check", "--diff")
     assert run.rc == 0, run.output[-3000:]
@@ -149,6 +213,7 @@ def master_environment(host):
     return host.check_output(f"tr '\\0' '\\n' < /proc/{main_pid(host)}/environ").splitlines()
 
 
+@pytest.mark.usefixtures("converged_app")
 def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(fleet, run_playbook_on_fleet):
     new_secret = "deployed-at-vvv-secret-4f1c"
     secrets = json.dumps({"flask_app_secret_env": {"SECRET_KEY": new_secret}})
@@ -164,6 +229,7 @@ def test_deploying_a_new_secret_never_prints_it_even_with_diff_and_vvv(fleet, ru
         assert f"SECRET_KEY={CONVERGED_SECRET}" not in master_environment(host)
 
 
+@pytest.mark.usefixtures("one_release_deployed")
 def test_rollback_with_nothing_to_go_back_to_stops_and_changes_nothing(fleet, run_playbook_on_fleet):
     before = states(fleet)
     run = rollback(run_playbook_on_fleet)
@@ -216,6 +282,7 @@ def test_a_bad_release_is_refused_before_anything_live_changes(
         assert releases[name] <= kept(host)
 
 
+@pytest.mark.usefixtures("v3_live")
 def test_a_release_that_fails_only_as_the_service_is_rolled_back(
         fleet, run_playbook_on_fleet, fleet_requests):
     before = states(fleet)
@@ -233,6 +300,7 @@ def test_a_release_that_fails_only_as_the_service_is_rolled_back(
         assert served_release(host) == "v3"
 
 
+@pytest.mark.usefixtures("v3_live")
 def test_a_deploy_of_an_app_slow_to_import_never_pauses_the_site(
         fleet, run_playbook_on_fleet, fleet_requests, commit):
     version = "v2"
@@ -253,6 +321,7 @@ def venv_stamps(host):
     return host.check_output(f"stat -c '%n %Y' {ROOT}/releases/*/.venv/.flaskops-built")
 
 
+@pytest.mark.usefixtures("v2_over_v3")
 def test_rollback_goes_back_to_the_converged_release_without_pip_and_without_failing_a_request(
         fleet, run_playbook_on_fleet, fleet_requests, commit):
     stamps = {name: venv_stamps(host) for name, host in fleet.items()}
@@ -270,6 +339,7 @@ def test_rollback_goes_back_to_the_converged_release_without_pip_and_without_fai
         assert venv_stamps(host) == stamps[name], "no virtualenv was rebuilt"
 
 
+@pytest.mark.usefixtures("rolled_back_to_v3")
 def test_rolling_back_again_changes_nothing(fleet, run_playbook_on_fleet, commit):
     run = rollback(run_playbook_on_fleet)
     assert run.rc == 0, run.output[-3000:]
@@ -278,6 +348,7 @@ def test_rolling_back_again_changes_nothing(fleet, run_playbook_on_fleet, commit
         assert live(host) == f"{ROOT}/releases/{commit('v3')}"
 
 
+@pytest.mark.usefixtures("rolled_back_to_v3")
 def test_rollback_to_a_named_release_goes_forward_to_v2(
         fleet, run_playbook_on_fleet, fleet_requests, commit):
     requests = fleet_requests(DOMAIN)
