@@ -1,9 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.app_folder: which application, if any, a folder belongs to."""
 
-import os
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -33,7 +36,7 @@ options:
     description: How many levels below the folder to look for marked roots.
     type: int
     default: 3
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -83,6 +86,11 @@ roots_below:
   type: list
   elements: str
 """
+
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
 
 ENTRY_LIMIT = 100
 

@@ -1,11 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.app_releases: the releases of an application folder."""
 
-import json
-import os
-import re
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -39,7 +40,7 @@ options:
         characters, or the version it was deployed as (the latest such).
     type: str
     default: ""
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -79,6 +80,13 @@ rollback_error:
   returned: always
   type: str
 """
+
+
+import json
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
 
 HISTORY = "history.json"
 SHA = re.compile(r"[0-9a-f]{40}")

@@ -1,9 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.foreign_units: unit files of given names that a role did not write."""
 
-import os
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -27,7 +30,7 @@ options:
     description: The line a unit file the role wrote holds.
     type: str
     required: true
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -46,6 +49,11 @@ found:
   elements: str
   sample: [/usr/lib/systemd/system/ssh.service]
 """
+
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
 
 UNIT_FOLDERS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system",
                 "/usr/lib/systemd/system", "/lib/systemd/system")

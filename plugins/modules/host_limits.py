@@ -1,10 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.host_limits: what the host allows a server to hold."""
 
-import os
-import resource
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -22,7 +24,7 @@ description:
   - Never changes anything; runs in check mode too.
 version_added: 1.0.0
 options: {}
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -53,6 +55,12 @@ somaxconn_writable:
   returned: always
   type: bool
 """
+
+
+import os
+import resource
+
+from ansible.module_utils.basic import AnsibleModule
 
 SOMAXCONN = "/proc/sys/net/core/somaxconn"
 UNLIMITED = 1 << 20

@@ -1,11 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.listening: which programs listen on which TCP ports."""
 
-import os
-import socket
-import struct
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -37,7 +38,7 @@ options:
     type: list
     elements: int
     default: [4, 6]
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -63,6 +64,13 @@ missing:
   elements: str
   sample: [8081/IPv4]
 """
+
+
+import os
+import socket
+import struct
+
+from ansible.module_utils.basic import AnsibleModule
 
 LISTEN = "0A"
 

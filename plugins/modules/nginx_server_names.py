@@ -1,11 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.nginx_server_names: the names each enabled nginx site claims."""
 
-import glob
-import os
-import re
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -37,7 +38,7 @@ options:
     type: list
     elements: str
     default: []
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -62,6 +63,13 @@ claimed:
   elements: dict
   sample: [{name: example.com, path: /etc/nginx/sites-enabled/other.conf}]
 """
+
+
+import glob
+import os
+import re
+
+from ansible.module_utils.basic import AnsibleModule
 
 DIRECTIVE = re.compile(r"(?:^|[;{}\s])server_name\s+([^;{}]*);")
 

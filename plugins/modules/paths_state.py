@@ -1,13 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.paths_state: read the state of many paths in one call."""
 
-import grp
-import hashlib
-import os
-import pwd
-import stat
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -48,7 +47,7 @@ options:
     type: list
     elements: str
     default: []
-author: flaskops.stack maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -75,6 +74,15 @@ paths:
       resolved: null
       content: null
 """
+
+
+import grp
+import hashlib
+import os
+import pwd
+import stat
+
+from ansible.module_utils.basic import AnsibleModule
 
 READ_LIMIT = 64 * 1024
 

@@ -1,9 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.python_project: what a Python project declares it needs."""
 
-import os
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -23,7 +26,7 @@ options:
     description: The project's C(pyproject.toml).
     type: path
     required: true
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -41,6 +44,11 @@ build_requires:
   elements: str
   sample: ["setuptools>=61", "wheel"]
 """
+
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
 
 DEFAULT_BUILD_REQUIRES = ["setuptools>=40.8.0"]
 

@@ -1,13 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.run_lock: the lock that keeps two runs of one app apart."""
 
-import fcntl
-import json
-import os
-import tempfile
-import time
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -56,7 +55,7 @@ options:
     description: Where the locks are kept.
     type: path
     default: /var/lib/flaskops/locks
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -84,6 +83,15 @@ now:
   returned: always
   type: float
 """
+
+
+import fcntl
+import json
+import os
+import tempfile
+import time
+
+from ansible.module_utils.basic import AnsibleModule
 
 
 def read(path):

@@ -1,13 +1,12 @@
 #!/usr/bin/python
+# Copyright: flaskops maintainers
+# MIT License (see LICENSE in the collection's root)
 """flaskops.stack.service_state: what a service runs with, in one read."""
 
-import grp
-import hashlib
-import json
-import os
-import pwd
+from __future__ import absolute_import, division, print_function
 
-from ansible.module_utils.basic import AnsibleModule
+__metaclass__ = type
+
 
 DOCUMENTATION = r"""
 ---
@@ -56,7 +55,7 @@ options:
     description: The service's group.
     type: str
     required: true
-author: flaskops maintainers
+author: flaskops maintainers (@flaskops)
 """
 
 EXAMPLES = r"""
@@ -111,6 +110,15 @@ group:
   returned: always
   type: bool
 """
+
+
+import grp
+import hashlib
+import json
+import os
+import pwd
+
+from ansible.module_utils.basic import AnsibleModule
 
 RECORDED = ("environment", "config", "unit", "helper")
 
