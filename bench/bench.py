@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """What users pay for the stack, measured side by side on one fresh test-bed host.
 
 `make bench` runs this. It starts a Debian test host (a local container
@@ -149,7 +148,7 @@ def playbook(path, *args, env=None, profile=None):
     environment.update(env or {})
     started = time.monotonic()
     result = subprocess.run(["ansible-playbook", "-i", str(WORK / "hosts.yml"), str(path), *args],
-                            cwd=ROOT, env=environment, text=True, capture_output=True)
+                            cwd=ROOT, env=environment, text=True, capture_output=True, check=False)
     seconds = round(time.monotonic() - started, 2)
     (WORK / "last-run.log").write_text(result.stdout + result.stderr)
     if result.returncode != 0:
@@ -166,7 +165,7 @@ def slowest(profile, count=8):
 def start_host():
     log(f"a fresh Debian {SUITE} host, {HOST}, SSH on 127.0.0.1:{SSH_PORT}")
     instance = str(ROOT / "testbed" / "instance.sh")
-    subprocess.run([instance, "down", HOST], capture_output=True)
+    subprocess.run([instance, "down", HOST], capture_output=True, check=False)
     run([instance, "up", HOST, SUITE, "--ssh-port", SSH_PORT])
     playbook(ROOT / "testbed" / "seed-app-repo.yml")
     run(["podman", "cp", str(ROOT / "testbed" / "request_loop.py"), f"{HOST}:/usr/local/bin/request_loop.py"])
@@ -274,7 +273,7 @@ def measure_serving(targets=("ours", "tutorial", "gunicorn"), concurrency=CONCUR
 
 def measure_static():
     samples = {}
-    for _ in range(ROUNDS):
+    for _ignored in range(ROUNDS):
         for size, path in STATIC.items():
             for target, port in (("nginx", 80), ("flask", 8000)):
                 samples.setdefault(f"{size}/{target}", []).append(wrk(port, path, "hello.test", 16))
@@ -321,7 +320,7 @@ def measure_deploy_latency():
          "--interval 0.03 --timeout 30 --host hello.test --until /tmp/bench.stop "
          "--samples /tmp/bench-samples.json > /tmp/bench-loop.json 2>&1"])
     time.sleep(3)
-    seconds, _ = playbook(DEPLOY, "-e", slow, profile=WORK / "profile-deploy.json")
+    seconds, _ignored = playbook(DEPLOY, "-e", slow, profile=WORK / "profile-deploy.json")
     time.sleep(3)
     on_host("touch /tmp/bench.stop; kill -INT $(cat /tmp/bench-wrk.pid) || true")
     time.sleep(2)
@@ -415,7 +414,7 @@ def main():
     (WORK / "results.json").write_text(json.dumps(results, indent=1))
     log(f"done in {results['bench_seconds']} s: {WORK / 'results.json'}")
     if os.environ.get("BENCH_KEEP_HOST") != "1":
-        subprocess.run([str(ROOT / "testbed" / "instance.sh"), "down", HOST], capture_output=True)
+        subprocess.run([str(ROOT / "testbed" / "instance.sh"), "down", HOST], capture_output=True, check=False)
 
 
 if __name__ == "__main__":

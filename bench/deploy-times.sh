@@ -11,7 +11,7 @@
 #
 # usage: bench/deploy-times.sh [ROUNDS]   (default 3; prints a Markdown table)
 source "$(dirname "${BASH_SOURCE[0]}")/../testbed/common.sh"
-cd "$TESTBED_ROOT"
+cd "$TESTBED_ROOT" || exit
 
 rounds="${1:-3}"
 suite="${BENCH_SUITE:-bookworm}"

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Write the figures of bench.py's results into docs/benchmarks.md and draw
 docs/deploy-latency.png.
 
@@ -159,9 +158,9 @@ def draw(results, path):
     fig, ax = plt.subplots(figsize=(10, 4.5), dpi=110)
     ok = [(s[0] - began, s[1]) for s in samples if s[2]]
     bad = [(s[0] - began, s[1]) for s in samples if not s[2]]
-    ax.scatter([x for x, _ in ok], [y for _, y in ok], s=4, color="#1f77b4", label="request answered 200", zorder=3)
+    ax.scatter([x for x, _ignored in ok], [y for _ignored, y in ok], s=4, color="#1f77b4", label="request answered 200", zorder=3)
     if bad:
-        ax.scatter([x for x, _ in bad], [y for _, y in bad], s=30, marker="x", color="#d62728", label="failed",
+        ax.scatter([x for x, _ignored in bad], [y for _ignored, y in bad], s=30, marker="x", color="#d62728", label="failed",
                    zorder=4)
     colours = ["#ffdd99", "#c7e9c0", "#fcbba1"]
     for (label, start, end), colour in zip(phase_spans(deploy["tasks"]), colours):

@@ -28,6 +28,8 @@ build_rootfs() {  # build_rootfs SUITE MIRROR TARBALL
   #   for apt, git and pip alike, as a server behind such a proxy must;
   # - a deploy user with passwordless sudo and key-only SSH, like the
   #   default user of a cloud image.
+  # The hooks' $1 (the new root) is mmdebstrap's, not this script's:
+  # shellcheck disable=SC2016
   mmdebstrap --variant=minbase --mode=root \
     --include=systemd,systemd-sysv,dbus,python3,python3-apt,sudo,openssh-server,iproute2,ca-certificates,netbase,curl,procps,less \
     --customize-hook='if ls /usr/local/share/ca-certificates/*.crt >/dev/null 2>&1; then

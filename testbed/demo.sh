@@ -4,7 +4,7 @@
 # nginx on 127.0.0.1. Running it again re-applies the playbook to the same
 # container, which then reports no change.
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-cd "$TESTBED_ROOT"
+cd "$TESTBED_ROOT" || exit
 
 name=flaskops-demo
 suite="${DEMO_SUITE:-bookworm}"

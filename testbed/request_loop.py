@@ -119,7 +119,7 @@ def main():
     restart_errors = []
 
     def restart():
-        result = subprocess.run(["systemctl", args.action, args.unit], capture_output=True, text=True)
+        result = subprocess.run(["systemctl", args.action, args.unit], capture_output=True, text=True, check=False)
         if result.returncode != 0:
             restart_errors.append(result.stderr.strip())
 

@@ -1,11 +1,10 @@
-#!/usr/bin/env python3
 """Print the measured figures of the latest test run as a Markdown table.
 
 The scenarios' tests keep them in .testbed/results/<scenario>.jsonl (the
 ``record`` fixture of molecule/conftest.py); docs/security.md quotes this
 table. Only the latest run of each check on each host is shown.
 
-usage: testbed/results-table.py [RESULTS_FOLDER]
+usage: python3 testbed/results-table.py [RESULTS_FOLDER]
 """
 
 import json

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Render each role's meta/argument_specs.yml into the variable section of its README.
 
 The section lies between two marker lines (BEGIN and END below); everything
@@ -80,7 +79,7 @@ def markdown(text):
         elif kind == "U":
             parts.append(f"<{inner}>")
         elif kind == "L":
-            label, _, url = inner.partition(",")
+            label, _ignored, url = inner.partition(",")
             parts.append(f"[{escape(label.strip())}]({url.strip()})")
         else:
             parts.append(code(inner))

@@ -45,7 +45,7 @@ def main(url, host, clients):
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client) for _ignored in range(clients)]
     for thread in threads:
         thread.start()
     for thread in threads:

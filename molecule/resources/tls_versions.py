@@ -48,7 +48,7 @@ def control(cert, key):
     listener = socket.create_server(("127.0.0.1", 0))
 
     def serve():
-        conn, _ = listener.accept()
+        conn, _ignored = listener.accept()
         try:
             with server.wrap_socket(conn, server_side=True) as tls:
                 tls.recv(1)

@@ -131,13 +131,13 @@ def test_a_free_lock_is_taken_and_a_second_run_waits(tmp_path):
 
 def test_a_renewed_lock_holds_and_a_stale_one_is_taken_over(tmp_path):
     lock(tmp_path, "acquired", "run-a", now=1000.0)
-    _, renewed = lock(tmp_path, "renewed", "run-a", now=1050.0)
+    _ignored, renewed = lock(tmp_path, "renewed", "run-a", now=1050.0)
     assert renewed["acquired"] and renewed["lock"]["expires"] == 1110.0
     assert not lock(tmp_path, "acquired", "run-b", now=1100.0)[1]["acquired"]
     changed, taken = lock(tmp_path, "acquired", "run-b", now=1111.0)
     assert changed and taken["acquired"]
     assert taken["took_over"]["token"] == "run-a"
-    _, lost = lock(tmp_path, "renewed", "run-a", now=1112.0)
+    _ignored, lost = lock(tmp_path, "renewed", "run-a", now=1112.0)
     assert not lost["acquired"], "the old holder learns it lost the lock"
 
 

@@ -46,12 +46,12 @@ VALID = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "value"), VALID, ids=[kind for kind, _ in VALID])
+@pytest.mark.parametrize(("kind", "value"), VALID, ids=[kind for kind, _ignored in VALID])
 def test_each_type_accepts_a_valid_value(kind, value):
     ok(kind, value)
 
 
-@pytest.mark.parametrize(("kind", "value"), VALID, ids=[kind for kind, _ in VALID])
+@pytest.mark.parametrize(("kind", "value"), VALID, ids=[kind for kind, _ignored in VALID])
 def test_each_type_refuses_the_same_value_with_a_trailing_newline(kind, value):
     message = refused(kind, value + "\n")
     assert "\\n" in message or "line" in message or "must" in message

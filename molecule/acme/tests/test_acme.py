@@ -100,7 +100,7 @@ def test_https_answers_with_the_application_and_hsts(host, site):
     path = f"/hello-{uuid.uuid4().hex}?x=1"
     answer = curl(host, f"https://{site}{path}", site, "--include")
     assert answer.rc == 0, answer.stderr
-    head, _, body = answer.stdout.replace("\r\n", "\n").partition("\n\n")
+    head, _ignored, body = answer.stdout.replace("\r\n", "\n").partition("\n\n")
     assert head.split()[1] == "200"
     assert "strict-transport-security: max-age=63072000" in head.lower()
     assert json.loads(body)["path"] == path
@@ -199,7 +199,7 @@ def test_mozilla_intermediate_compliance_by_sslyze(host, site, pebble_root, tmp_
                                capture_output=True, text=True).stdout.split()
     port = next(entry for entry in published if entry.startswith("127.0.0.1:")).split(":")[1]
     scan = subprocess.run(["sslyze", "--mozilla_config=intermediate", f"--certinfo_ca_file={root}",
-                           f"{site}:{port}{{127.0.0.1}}"], capture_output=True, text=True, timeout=300)
+                           f"{site}:{port}{{127.0.0.1}}"], capture_output=True, text=True, timeout=300, check=False)
     print(scan.stdout[-2500:])
     assert scan.returncode == 0, scan.stdout[-3000:]
 

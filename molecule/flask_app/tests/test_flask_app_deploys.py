@@ -42,7 +42,7 @@ def deploy(run_playbook_on_fleet, **variables):
 
 def task_outcome(output, task):
     """The result lines Ansible printed under the task named ``task``."""
-    _, found, rest = output.partition(f"TASK [flaskops.stack.flask_app : {task}]")
+    _ignored, found, rest = output.partition(f"TASK [flaskops.stack.flask_app : {task}]")
     assert found, f"task {task!r} is not in the output"
     return rest.split("TASK [", 1)[0]
 

@@ -263,7 +263,7 @@ def test_a_reload_that_cannot_take_over_leaves_the_old_master_serving(host):
 
 
 def test_a_configuration_change_hands_over_under_load(fleet, run_playbook_on_fleet, fleet_requests,
-                                                     converged_afterwards):
+                                                      converged_afterwards):
     pids = {name: main_pid(host) for name, host in fleet.items()}
     stop = fleet_requests(None, url="http://127.0.0.1:8000/")
     run = run_playbook_on_fleet(CONVERGE, "-e", "gunicorn_workers=3")

@@ -46,7 +46,7 @@ def site_url():
 def served(fleet, requests=20):
     """Releases the application servers answer with, asked through the proxy."""
     seen = set()
-    for _ in range(requests):
+    for _ignored in range(requests):
         body = fleet[PROXY].check_output(
             f"curl --silent --fail --max-time 5 --header 'Host: {DOMAIN}' http://127.0.0.1/")
         seen.add(json.loads(body)["release"])

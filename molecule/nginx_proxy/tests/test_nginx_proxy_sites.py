@@ -42,7 +42,7 @@ def test_each_site_keeps_its_own_body_limit(host):
     assert status == 200 and json.loads(body)["received"] == 5 * 1024 * 1024
     # Over secure.test's 2m: refused by nginx, never seen by the application.
     refused = f"/upload-{uuid.uuid4().hex}"
-    status, _ = post(host, f"https://secure.test{refused}", "secure.test", 3 * 1024 * 1024, CURL_TLS)
+    status, _ignored = post(host, f"https://secure.test{refused}", "secure.test", 3 * 1024 * 1024, CURL_TLS)
     assert status == 413
     assert backend_saw(host, path) and not backend_saw(host, refused)
 

@@ -80,8 +80,8 @@ def test_two_deploys_a_second_apart_run_one_after_the_other(
     first = start_playbook(DEPLOY, "--limit", host.backend.get_hostname(), *deploy_args("v2"))
     time.sleep(1)
     second = start_playbook(DEPLOY, "--limit", host.backend.get_hostname(), *deploy_args("v3"))
-    first_out, _ = first.communicate(timeout=900)
-    second_out, _ = second.communicate(timeout=900)
+    first_out, _ignored = first.communicate(timeout=900)
+    second_out, _ignored = second.communicate(timeout=900)
     report = stop()
     record("two deploys started one second apart: requests through nginx", host.backend.get_hostname(),
            sent=report["sent"], failed=report["failed"])
@@ -172,7 +172,7 @@ def test_a_killed_deploy_leaves_a_consistent_site_and_the_next_run_completes(
             time.sleep(0.5)
         assert not host.file(LOCK_FILE).exists, "the keeper released the lock of the killed run"
     again = start_playbook(DEPLOY, "--limit", host.backend.get_hostname(), *deploy_args(version))
-    out, _ = again.communicate(timeout=900)
+    out, _ignored = again.communicate(timeout=900)
     report = stop()
     record(f"deploy killed ({'controller lost' if controller_lost else 'SIGKILL'}) after "
            f"'{task.split(' : ')[1]}': requests through nginx until the next run completed",

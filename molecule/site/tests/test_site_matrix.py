@@ -189,7 +189,7 @@ def case_tasks(found, numbers):
     """One block per case: the role with the bad value, the error recorded."""
     tasks = []
     for number in numbers:
-        role, variables, _ = found[number]
+        role, variables, _ignored = found[number]
         tasks.append({
             "name": f"Case {number}",
             "block": [

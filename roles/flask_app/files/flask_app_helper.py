@@ -21,6 +21,7 @@ import re
 import shlex
 import sys
 
+
 def read_env_file(path):
     """KEY="value" lines as the role writes them (\\ escapes inside quotes)."""
     env = {}
@@ -37,7 +38,7 @@ def read_env_file(path):
 
 def load_wsgi(target):
     """Import a gunicorn-style WSGI target and return the application."""
-    module_name, _, expression = target.partition(":")
+    module_name, _ignored, expression = target.partition(":")
     sys.path.insert(0, "")
     module = importlib.import_module(module_name)
     node = ast.parse(expression or "application", mode="eval").body

@@ -120,7 +120,7 @@ def successor_command(venv, config_file):
 
 def health_environ(path):
     """A WSGI environ for a plain GET of PATH, as from the proxy on this host."""
-    path_info, _, query = path.partition("?")
+    path_info, _ignored, query = path.partition("?")
     return {
         "REQUEST_METHOD": "GET", "SCRIPT_NAME": "", "PATH_INFO": path_info,
         "QUERY_STRING": query, "RAW_URI": path, "SERVER_NAME": "localhost",
