@@ -11,7 +11,8 @@ VENV := $(CURDIR)/.venv
 STATE := $(CURDIR)/.testbed
 SUITES ?= bookworm trixie
 # Scenarios joined by "+" assert no request's latency: they run side by side.
-SCENARIOS ?= flask_app+multihost gunicorn nginx_proxy site cores+acme+runs
+# "sanity" is ansible-test sanity on both cores (make sanity alone).
+SCENARIOS ?= flask_app+multihost+sanity gunicorn nginx_proxy site cores+acme+runs
 DEMO_SUITE ?= bookworm
 DEMO_SSH_PORT ?= 2222
 DEMO_HTTP_PORT ?= 8080
@@ -25,7 +26,7 @@ export XDG_CACHE_HOME := $(STATE)/cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEMO_SSH_PORT DEMO_HTTP_PORT DEMO_SUITE
 
-.PHONY: help venv oldest collection testbed lint unit molecule test bench demo demo-down clean docs
+.PHONY: help venv oldest collection testbed lint unit sanity molecule test bench demo demo-down clean docs
 
 help:
 	@echo "make demo       deploy the example app to a local container and show it through nginx"
@@ -33,7 +34,7 @@ help:
 	@echo "make demo-down  remove the demo container"
 	@echo "make bench      measure serving, static files, converge and deploy times (docs/benchmarks.md)"
 	@echo "make docs       write each role's README variable section from its meta/argument_specs.yml"
-	@echo "make lint | unit | molecule SCENARIOS='site'   parts of make test"
+	@echo "make lint | unit | sanity | molecule SCENARIOS='site'   parts of make test"
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -81,17 +82,24 @@ unit: venv collection
 docs: venv
 	$(VENV)/bin/python testbed/role-docs.py
 
+# ansible-test sanity with the oldest and the newest ansible-core of
+# meta/runtime.yml (the newest in the Debian 13 controller container).
+sanity: venv oldest testbed
+	testbed/sanity.sh oldest
+	testbed/sanity.sh newest
+
 molecule: venv oldest testbed
 	testbed/run-scenarios.sh $(SCENARIOS)
 
+# The sanity tests run beside the first scenarios (SCENARIOS).
 test: lint unit molecule
 
 # Figures into docs/benchmarks.md and docs/deploy-latency.png, from a fresh
 # Debian 12 host (BENCH_VARIANTS=gthread,... adds tuning variants).
 bench: venv $(VENV)/.bench-installed collection
 	$(MAKE) --no-print-directory testbed SUITES=bookworm
-	bench/bench.py
-	bench/report.py $(STATE)/bench/results.json docs
+	$(VENV)/bin/python bench/bench.py
+	$(VENV)/bin/python bench/report.py $(STATE)/bench/results.json docs
 
 demo: venv
 	$(MAKE) --no-print-directory testbed SUITES=$(DEMO_SUITE)

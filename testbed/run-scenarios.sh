@@ -5,9 +5,13 @@
 # that bound a request's time run alone). Each of a pair writes its output
 # to .testbed/logs/<scenario>.log, printed once both have ended.
 #
+# The member "sanity" is not a Molecule scenario: it runs ansible-test
+# sanity with the oldest and the newest ansible-core (testbed/sanity.sh),
+# which bounds no latency either.
+#
 # usage: run-scenarios.sh SCENARIO[+SCENARIO]...
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
-cd "$TESTBED_ROOT"
+cd "$TESTBED_ROOT" || exit
 
 # Molecule probes for an optional "default" scenario before each run and logs
 # "CRITICAL 'molecule/default/molecule.yml' glob failed. Exiting." when there
@@ -29,13 +33,22 @@ note() {
   summary+=("$(printf '%-12s %-6s %4ss%s' "$1" "$result" "$3" "${4:+  (side by side: $4)}")")
 }
 
+# run SCENARIO: a Molecule scenario's test, or the sanity tests.
+run() {
+  if [ "$1" = sanity ]; then
+    testbed/sanity.sh oldest && testbed/sanity.sh newest
+  else
+    molecule test --scenario-name "$1"
+  fi
+}
+
 for group in "$@"; do
   IFS=+ read -ra members <<<"$group"
   if [ "${#members[@]}" -eq 1 ]; then
     log "scenario $group"
     start=$SECONDS
     rc=0
-    molecule test --scenario-name "$group" || rc=$?
+    run "$group" || rc=$?
     note "$group" "$rc" "$((SECONDS - start))"
     continue
   fi
@@ -44,7 +57,7 @@ for group in "$@"; do
     (
       start=$SECONDS
       rc=0
-      molecule test --scenario-name "$scenario" >"$logs/$scenario.log" 2>&1 || rc=$?
+      run "$scenario" >"$logs/$scenario.log" 2>&1 || rc=$?
       echo "$rc $((SECONDS - start))" >"$logs/$scenario.result"
     ) &
   done
@@ -57,7 +70,7 @@ for group in "$@"; do
   done
 done
 
-printf '\nMolecule scenarios:\n'
+printf '\nScenarios:\n'
 printf '  %s\n' "${summary[@]}"
 printf '%d passed, %d failed\n' "$((total - failed))" "$failed"
 [ "$failed" -eq 0 ]
