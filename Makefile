@@ -85,8 +85,7 @@ docs: venv
 # ansible-test sanity with the oldest and the newest ansible-core of
 # meta/runtime.yml (the newest in the Debian 13 controller container).
 sanity: venv oldest testbed
-	testbed/sanity.sh oldest
-	testbed/sanity.sh newest
+	testbed/run-scenarios.sh sanity
 
 molecule: venv oldest testbed
 	testbed/run-scenarios.sh $(SCENARIOS)

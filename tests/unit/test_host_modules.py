@@ -1,23 +1,12 @@
 """The modules that read a host (and the lock the runs share), on this machine."""
 
-import importlib.util
 import json
 import os
 import socket
 import sys
-from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load(name, relative):
-    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from collection_files import load
 
 app_folder = load("app_folder", "plugins/modules/app_folder.py")
 listening = load("listening", "plugins/modules/listening.py")

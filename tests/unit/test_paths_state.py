@@ -4,20 +4,10 @@ has work to do."""
 
 import grp
 import hashlib
-import importlib.util
 import os
 import pwd
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load(name, relative):
-    spec = importlib.util.spec_from_file_location(name, ROOT / relative)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
+from collection_files import load
 
 paths_state = load("paths_state", "plugins/modules/paths_state.py")
 path_differs = load("path_differs", "plugins/filter/path_differs.py").path_differs

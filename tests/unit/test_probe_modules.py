@@ -8,30 +8,21 @@ changes nothing.
 """
 
 import hashlib
-import importlib.util
 import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from collection_files import ROOT, load
 
-ROOT = Path(__file__).resolve().parents[2]
 V1, V2, V3, V4 = ("1" * 40, "2" * 40, "3" * 40, "4" * 40)
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "plugins" / "modules" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-app_releases = load("app_releases")
-service_state = load("service_state")
-foreign_units = load("foreign_units")
-python_project = load("python_project")
+app_releases = load("app_releases", "plugins/modules/app_releases.py")
+service_state = load("service_state", "plugins/modules/service_state.py")
+foreign_units = load("foreign_units", "plugins/modules/foreign_units.py")
+python_project = load("python_project", "plugins/modules/python_project.py")
 
 
 def run_module(name, tmp_path, **args):
