@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Run Molecule scenarios one after the other, print how long each took, and
-# fail if any failed. Scenarios joined by "+" run side by side: for pairs
+# fail if any failed. Scenarios joined by "+" run side by side: for those
 # whose tests assert no latency (the machine has 2 cores; the scenarios
-# that bound a request's time run alone). Each of a pair writes its output
-# to .testbed/logs/<scenario>.log, printed once both have ended.
+# that bound a request's time run alone). A member of such a group may be
+# a lane of scenarios joined by "/", run one after the other beside the
+# rest of the group ("cores+acme/sanity+runs": acme, then sanity, while
+# cores and runs run). Each scenario of a group writes its output to
+# .testbed/logs/<scenario>.log, printed once the whole group has ended.
 #
 # The member "sanity" is not a Molecule scenario: it runs ansible-test
 # sanity with the oldest and the newest ansible-core (testbed/sanity.sh),
 # which bounds no latency either.
 #
-# usage: run-scenarios.sh SCENARIO[+SCENARIO]...
+# usage: run-scenarios.sh SCENARIO[+SCENARIO[/SCENARIO]...]...
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$TESTBED_ROOT" || exit
 
@@ -44,7 +47,7 @@ run() {
 
 for group in "$@"; do
   IFS=+ read -ra members <<<"$group"
-  if [ "${#members[@]}" -eq 1 ]; then
+  if [ "${#members[@]}" -eq 1 ] && [[ $group != */* ]]; then
     log "scenario $group"
     start=$SECONDS
     rc=0
@@ -52,21 +55,27 @@ for group in "$@"; do
     note "$group" "$rc" "$((SECONDS - start))"
     continue
   fi
-  log "scenarios ${members[*]}, side by side (output in $logs)"
-  for scenario in "${members[@]}"; do
+  beside="${group//+/, }"
+  beside="${beside//\//, then }"
+  log "scenarios ${beside}, side by side (output in $logs)"
+  for lane in "${members[@]}"; do
     (
-      start=$SECONDS
-      rc=0
-      run "$scenario" >"$logs/$scenario.log" 2>&1 || rc=$?
-      echo "$rc $((SECONDS - start))" >"$logs/$scenario.result"
+      IFS=/ read -ra scenarios <<<"$lane"
+      for scenario in "${scenarios[@]}"; do
+        start=$SECONDS
+        rc=0
+        run "$scenario" >"$logs/$scenario.log" 2>&1 || rc=$?
+        echo "$rc $((SECONDS - start))" >"$logs/$scenario.result"
+      done
     ) &
   done
   wait
-  for scenario in "${members[@]}"; do
-    log "scenario $scenario (ran side by side: ${group//+/, })"
+  IFS=+/ read -ra scenarios <<<"$group"
+  for scenario in "${scenarios[@]}"; do
+    log "scenario $scenario (ran side by side: $beside)"
     cat "$logs/$scenario.log"
     read -r rc seconds <"$logs/$scenario.result"
-    note "$scenario" "$rc" "$seconds" "${group//+/, }"
+    note "$scenario" "$rc" "$seconds" "$beside"
   done
 done
 
