@@ -60,6 +60,10 @@ BAD = [
      "gunicorn_environment_file_staged"),
     ("flask_app", {"flask_app_resolved_commit": "main"}, "flask_app_resolved_commit"),
     ("flask_app", {"flask_app_switch": "maybe"}, "flask_app_switch"),
+    ("flask_app", {"flask_app_switch": "true\n"}, "flask_app_switch"),
+    ("flask_app", {"flask_app_runner_switches": "maybe"}, "flask_app_runner_switches"),
+    ("flask_app", {"flask_app_runner_switches": "yes\n"}, "flask_app_runner_switches"),
+    ("flask_app", {"flask_app_runner_switches": 2}, "flask_app_runner_switches"),
     ("nginx_proxy", {"nginx_proxy_server_name": "example.com; return 200"}, "nginx_proxy_server_name"),
     ("nginx_proxy", {"nginx_proxy_server_name": "exa mple.com"}, "nginx_proxy_server_name"),
     ("nginx_proxy", {"nginx_proxy_server_name": "example.com}"}, "nginx_proxy_server_name"),
@@ -190,8 +194,10 @@ ALSO_VALID = [
     ("gunicorn", {"gunicorn_release_dir": "/srv/hello/releases/" + "a" * 40,
                   "gunicorn_environment_file": "/srv/hello/shared/hello.env",
                   "gunicorn_environment_file_staged": "/srv/hello/shared/hello.env.staged"}),
-    ("flask_app", {"flask_app_resolved_commit": "a" * 40, "flask_app_switch": False,
+    ("flask_app", {"flask_app_resolved_commit": "a" * 40, "flask_app_runner_switches": True,
                    "flask_app_install_packages": False}),
+    # Deprecated, still accepted.
+    ("flask_app", {"flask_app_switch": False}),
     ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": ["10.0.0.10", "10.0.1.0/24"]}),
     ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
                      "nginx_proxy_acme_email": "ops@example.com"}),
@@ -206,6 +212,48 @@ ALSO_VALID = [
 def test_valid_input_passes_the_preflight(tmp_path, role, extra):
     result = run_role(tmp_path, role, {**VALID[role], **extra}, tasks_from="preflight")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(("given", "switches", "warned"), [
+    ({}, True, False),
+    ({"flask_app_runner_switches": True}, False, False),
+    ({"flask_app_runner_switches": False}, True, False),
+    ({"flask_app_switch": False}, False, True),
+    ({"flask_app_switch": "yes"}, True, True),
+    # The deprecated name wins when a play still sets it.
+    ({"flask_app_switch": True, "flask_app_runner_switches": True}, True, True),
+])
+def test_who_switches_and_the_deprecated_name(tmp_path, given, switches, warned):
+    """flask_app_runner_switches decides whether the role switches to the
+    release itself; flask_app_switch, its deprecated opposite, still works
+    and the run says it is deprecated."""
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(textwrap.dedent("""\
+        - name: Check the input, then show the decision
+          hosts: localhost
+          connection: local
+          gather_facts: false
+          tasks:
+            - name: Run the preflight
+              ansible.builtin.include_role:
+                name: flaskops.stack.flask_app
+                tasks_from: preflight
+            - name: Show the decision
+              ansible.builtin.debug:
+                msg: "switches={{ __flask_app_switches | bool }}"
+        """))
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **VALID["flask_app"], **given}))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    result = subprocess.run(
+        ["ansible-playbook", "--check", "-i", "localhost,", "-e", f"@{extra}", str(playbook)],
+        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert f"switches={switches}" in output, output
+    assert ("[DEPRECATION] flask_app_switch is deprecated" in output) == warned, output
+    if warned:
+        assert f"set flask_app_runner_switches to {str(not switches).lower()} instead" in output, output
 
 
 @pytest.mark.parametrize("password", ["ghp_n0t-a-real-t0ken-but-secret", "p@ss:w0rd@x"])
