@@ -150,7 +150,7 @@ KILL_POINTS = [
     ("flaskops.stack.gunicorn : Start the release beside the live service", "v3", False),
     # after current moved, before gunicorn was handed over: the controller
     # is lost, keeper and all
-    ("flaskops.stack.gunicorn : Point the application folder at the new release", "v2", True),
+    ("flaskops.stack.common : Point the link at the release", "v2", True),
 ]
 
 
