@@ -155,7 +155,9 @@ BAD = [
 ]
 
 
-def run_role(tmp_path, role, variables, tasks_from="main"):
+def run_role(tmp_path, role, variables, tasks_from="main", then=""):
+    """ansible-playbook --check of ROLE's TASKS_FROM on this machine, with
+    VARIABLES; THEN, YAML text, adds tasks after it."""
     playbook = tmp_path / "play.yml"
     playbook.write_text(textwrap.dedent(f"""\
         - name: Apply the role to this machine, in check mode
@@ -167,7 +169,7 @@ def run_role(tmp_path, role, variables, tasks_from="main"):
               ansible.builtin.include_role:
                 name: flaskops.stack.{role}
                 tasks_from: {tasks_from}
-        """))
+        """) + textwrap.indent(textwrap.dedent(then), "    "))
     extra = tmp_path / "vars.json"
     # Modules run with this interpreter: no discovery on the test machine.
     extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
@@ -227,27 +229,11 @@ def test_who_switches_and_the_deprecated_name(tmp_path, given, switches, warned)
     """flask_app_runner_switches decides whether the role switches to the
     release itself; flask_app_switch, its deprecated opposite, still works
     and the run says it is deprecated."""
-    playbook = tmp_path / "play.yml"
-    playbook.write_text(textwrap.dedent("""\
-        - name: Check the input, then show the decision
-          hosts: localhost
-          connection: local
-          gather_facts: false
-          tasks:
-            - name: Run the preflight
-              ansible.builtin.include_role:
-                name: flaskops.stack.flask_app
-                tasks_from: preflight
-            - name: Show the decision
-              ansible.builtin.debug:
-                msg: "switches={{ __flask_app_switches | bool }}"
-        """))
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **VALID["flask_app"], **given}))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
-    result = subprocess.run(
-        ["ansible-playbook", "--check", "-i", "localhost,", "-e", f"@{extra}", str(playbook)],
-        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT, check=False)
+    result = run_role(tmp_path, "flask_app", {**VALID["flask_app"], **given}, tasks_from="preflight", then="""
+        - name: Show the decision
+          ansible.builtin.debug:
+            msg: "switches={{ __flask_app_switches | bool }}"
+        """)
     output = result.stdout + result.stderr
     assert result.returncode == 0, output
     assert f"switches={switches}" in output, output
