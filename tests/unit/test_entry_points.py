@@ -26,11 +26,16 @@ INCLUDES = {f"{prefix}{kind}_role" for prefix in ("", "ansible.builtin.") for ki
 IMPORTS = {"import_playbook", "ansible.builtin.import_playbook"}
 
 
-def inclusions(tasks):
-    """The tasks (blocks looked into) that include a role with tasks_from."""
+TASK_FILES = {f"{prefix}{kind}_tasks" for prefix in ("", "ansible.builtin.") for kind in ("include", "import")}
+
+
+def inclusions(tasks, base):
+    """The tasks (blocks and task files of BASE looked into) that include a role with tasks_from."""
     for task in tasks or []:
         for key in ("block", "rescue", "always"):
-            yield from inclusions(task.get(key))
+            yield from inclusions(task.get(key), base)
+        for key in TASK_FILES & set(task):
+            yield from inclusions(yaml.safe_load((base / task[key]).read_text()), base)
         for key in INCLUDES & set(task):
             if isinstance(task[key], dict) and "tasks_from" in task[key]:
                 yield task[key], task.get("vars") or {}
@@ -47,13 +52,34 @@ def caller_plays(path, inherited=None):
         tasks = [{"name": f"Check the variables of {role['name']} tasks_from {role['tasks_from']}",
                   "ansible.builtin.include_role": {"name": role["name"], "tasks_from": role["tasks_from"]},
                   "vars": task_vars, "tags": ["always"]}
-                 for role, task_vars in inclusions(play.get("tasks"))]
+                 for role, task_vars in inclusions(play.get("tasks"), path.parent)]
         if not tasks:
             continue
         yield {"name": f"{path.name}: {play['name']}", "hosts": "localhost", "gather_facts": False,
                "vars": {**(inherited or {}), **(play.get("vars") or {})},
                "vars_files": [str(path.parent / name) for name in play.get("vars_files") or []],
                "tasks": tasks}
+
+
+# What flask_app publishes for the runner before gunicorn's steps run
+# (roles/flask_app/tasks/publish.yml), as a deploy of the example app does.
+PUBLISHED = {
+    "flask_app_current_path": "/srv/hello/current",
+    "flask_app_release_path": "/srv/hello/releases/0123456789abcdef0123456789abcdef01234567",
+    "flask_app_venv_path": "/srv/hello/current/.venv",
+    "flask_app_env_file": "/srv/hello/shared/env",
+    "flask_app_env_file_staged": "",
+    "flask_app_shared_path": "/srv/hello/shared",
+    "flask_app_service_user": "hello",
+    "flask_app_service_group": "hello",
+    "flask_app_commit": "0123456789abcdef0123456789abcdef01234567",
+    "flask_app_release_changed": True,
+}
+
+
+def test_published_facts_are_those_flask_app_publishes():
+    publish = yaml.safe_load((ROOT / "roles" / "flask_app" / "tasks" / "publish.yml").read_text())
+    assert set(publish[0]["ansible.builtin.set_fact"]) == set(PUBLISHED)
 
 
 # A vault's variables, as the inventories expect them.
@@ -70,13 +96,13 @@ def test_entry_point_specs_accept_what_the_playbooks_pass(tmp_path, inventory, e
     plays = [play for name in ("site.yml", "deploy.yml", "rollback.yml")
              for play in caller_plays(ROOT / "playbooks" / name)]
     entries = {task["ansible.builtin.include_role"]["tasks_from"] for play in plays for task in play["tasks"]}
-    assert {"version", "finish", "rollback", "os"} <= entries, entries
+    assert {"version", "finish", "rollback", "gate", "switch", "revert"} <= entries, entries
     playbook = tmp_path / "play.yml"
     playbook.write_text(yaml.safe_dump(plays, sort_keys=False))
     group_vars = yaml.safe_load((ROOT / "inventories" / inventory / "group_vars" / "all" / "main.yml").read_text())
     hosts = {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}
     (tmp_path / "hosts.yml").write_text(json.dumps({"all": {
-        "vars": {**group_vars, **VAULT},
+        "vars": {**group_vars, **VAULT, **PUBLISHED},
         "children": {"app": {"hosts": hosts}, "web": {"hosts": hosts}}}}))
     argv = ["ansible-playbook", "--check", "--tags", "flaskops-checks-only", "-i", str(tmp_path / "hosts.yml"),
             str(playbook)] + (["-e", extra] if extra else [])
