@@ -40,6 +40,13 @@ options:
         characters, or the version it was deployed as (the latest such).
     type: str
     default: ""
+  wheels:
+    description:
+      - A folder of wheelhouses, one folder each, to prune too: those beyond
+        O(keep), the least recently used first, are listed in RV(prune_wheelhouses).
+        Empty for none.
+    type: path
+    default: ""
 author: flaskops maintainers (@flaskops)
 """
 
@@ -79,6 +86,11 @@ rollback_error:
   description: Why there is nothing to roll back to, when there is not.
   returned: always
   type: str
+prune_wheelhouses:
+  description: The paths of the folders in O(wheels) beyond O(keep), newest kept (by modification time).
+  returned: always
+  type: list
+  elements: str
 """
 
 
@@ -167,7 +179,17 @@ def releases_to_prune(history, kept, live, keep):
     return sorted(ranked[max(keep, 1):])
 
 
-def describe_releases(root, keep, rollback_to=""):
+def wheelhouses_to_prune(wheels, keep):
+    """The folders of WHEELS (hidden ones left out) beyond KEEP, the newest kept."""
+    try:
+        entries = [e for e in os.scandir(wheels) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+    newest_first = sorted(entries, key=lambda e: e.stat(follow_symlinks=False).st_mtime, reverse=True)
+    return sorted(e.path for e in newest_first[max(keep, 0):])
+
+
+def describe_releases(root, keep, rollback_to="", wheels=""):
     history = read_history(root)
     kept = kept_releases(root)
     live = live_release(root)
@@ -179,6 +201,7 @@ def describe_releases(root, keep, rollback_to=""):
         "prune": releases_to_prune(history, kept, live, keep),
         "rollback_target": target,
         "rollback_error": reason,
+        "prune_wheelhouses": wheelhouses_to_prune(wheels, keep) if wheels else [],
     }
 
 
@@ -187,9 +210,11 @@ def main():
         "root": {"type": "path", "required": True},
         "keep": {"type": "int", "required": True},
         "rollback_to": {"type": "str", "default": ""},
+        "wheels": {"type": "path", "default": ""},
     }, supports_check_mode=True)
     params = module.params
-    module.exit_json(changed=False, **describe_releases(params["root"], params["keep"], params["rollback_to"]))
+    module.exit_json(changed=False, **describe_releases(params["root"], params["keep"], params["rollback_to"],
+                                                        params["wheels"]))
 
 
 if __name__ == "__main__":

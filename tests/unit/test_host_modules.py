@@ -3,11 +3,13 @@
 import json
 import os
 import socket
+import subprocess
 import sys
 
 import pytest
 from collection_files import load
 
+accounts = load("accounts", "plugins/modules/accounts.py")
 app_folder = load("app_folder", "plugins/modules/app_folder.py")
 listening = load("listening", "plugins/modules/listening.py")
 server_names = load("nginx_server_names", "plugins/modules/nginx_server_names.py")
@@ -167,3 +169,20 @@ def test_the_lock_plugin_describes_its_holder():
     json.dumps(action.run_identity()[1])
     assert action.playbooks_run(["-i", "inventory.yml", "-e", "@vars.yml", "--limit", "web1", "playbooks/deploy.yml",
                                  "-e", "flask_app_version=v2"]) == ["deploy.yml"]
+
+
+def getent(database, name):
+    """What getent(1) prints for NAME, split as ansible.builtin.getent returns it (the name left out)."""
+    result = subprocess.run(["getent", database, name], capture_output=True, text=True, check=False)
+    return result.stdout.rstrip("\n").split(":")[1:] if result.returncode == 0 else []
+
+
+def test_accounts_reads_entries_as_getent_gives_them_and_nothing_for_a_missing_name():
+    missing = "flaskops-no-such-account"
+    found = accounts.read(["root", "nobody", missing], ["root", "nogroup", missing])
+    assert found["users"] == {name: getent("passwd", name) for name in ("root", "nobody", missing)}
+    assert found["groups"] == {name: getent("group", name) for name in ("root", "nogroup", missing)}
+    # What flask_app reads: the home at 4, the primary group at 2, the group's id at 1.
+    assert (found["users"]["root"][4], found["users"]["root"][2], found["groups"]["root"][1]) == ("/root", "0", "0")
+    assert found["users"][missing] == [] and found["groups"][missing] == []
+

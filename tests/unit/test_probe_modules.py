@@ -114,6 +114,23 @@ def test_history_file_that_is_not_json_counts_as_none(tmp_path):
     assert describe(root)["history"] == []
 
 
+def test_wheelhouses_beyond_keep_are_listed_least_recently_used_first(tmp_path):
+    wheels = tmp_path / "wheels"
+    for age, name in enumerate(["newest", "middle", "oldest", "half-built.tmp"]):
+        (wheels / name).mkdir(parents=True)
+        stamp = 2_000_000 - age * 1000
+        os.utime(wheels / name, (stamp, stamp))
+    (wheels / "not-a-wheelhouse").write_text("")
+    (wheels / ".hidden").mkdir()
+    root = layout(tmp_path / "hello", [V1], live=V1)
+    found = app_releases.describe_releases(str(root), 2, wheels=str(wheels))["prune_wheelhouses"]
+    assert found == sorted([str(wheels / "oldest"), str(wheels / "half-built.tmp")])
+    assert app_releases.describe_releases(str(root), 5, wheels=str(wheels))["prune_wheelhouses"] == []
+    assert app_releases.describe_releases(str(root), 1, wheels=str(tmp_path / "none"))["prune_wheelhouses"] == []
+    # Without a folder of wheelhouses, nothing is listed.
+    assert describe(root, keep=1)["prune_wheelhouses"] == []
+
+
 def test_app_releases_runs_in_check_mode_and_changes_nothing(tmp_path):
     root = layout(tmp_path / "hello", [V1, V2], live=V2, history=[(V1, "v1"), (V2, "v2")])
     before = sorted(str(p) for p in root.rglob("*"))
