@@ -28,13 +28,14 @@ export XDG_CACHE_HOME := $(STATE)/cache
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 export DEMO_SSH_PORT DEMO_HTTP_PORT DEMO_SUITE
 
-.PHONY: help venv oldest collection testbed lint unit sanity molecule test bench demo demo-down clean docs
+.PHONY: help venv oldest collection testbed lint unit sanity molecule test bench bench-before-after demo demo-down clean docs
 
 help:
 	@echo "make demo       deploy the example app to a local container and show it through nginx"
 	@echo "make test       lint and run every test (Molecule scenarios in real containers)"
 	@echo "make demo-down  remove the demo container"
 	@echo "make bench      measure serving, static files, converge and deploy times (docs/benchmarks.md)"
+	@echo "make bench-before-after BEFORE=<commit>   run times at that commit and now, side by side"
 	@echo "make docs       write each role's README variable section from its meta/argument_specs.yml"
 	@echo "make lint | unit | sanity | molecule SCENARIOS='site'   parts of make test"
 
@@ -101,6 +102,13 @@ bench: venv $(VENV)/.bench-installed collection
 	$(MAKE) --no-print-directory testbed SUITES=bookworm
 	$(VENV)/bin/python bench/bench.py
 	$(VENV)/bin/python bench/report.py $(STATE)/bench/results.json docs
+
+# No-op and code-only run times of the collection at BEFORE and of this
+# checkout, turn by turn on one fresh Debian 12 host.
+bench-before-after: venv collection
+	@test -n "$(BEFORE)" || { echo "usage: make bench-before-after BEFORE=<commit>" >&2; exit 2; }
+	$(MAKE) --no-print-directory testbed SUITES=bookworm
+	$(VENV)/bin/python bench/before_after.py $(BEFORE)
 
 demo: venv
 	$(MAKE) --no-print-directory testbed SUITES=$(DEMO_SUITE)

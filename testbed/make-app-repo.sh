@@ -11,7 +11,7 @@
 #                 broken-import    v3 plus a module that raises on import,
 #                                  quoting SECRET_KEY in its error
 #                 tracked-instance v3 with instance/.gitkeep in the repository
-#                 bench-1..3       v3 with another RELEASE each: code-only
+#                 bench-1..6       v3 with another RELEASE each: code-only
 #                                  deploys for the benchmarks
 #                 health-500       v3 whose /healthz answers 500, quoting
 #                                  SECRET_KEY in its answer
@@ -137,7 +137,7 @@ mkdir -p "$work/hello/instance"
 : >"$work/hello/instance/.gitkeep"
 commit "$work/hello" 7 "hello: track the instance folder"
 
-for n in 1 2 3; do
+for n in 1 2 3 4 5 6; do
   git -C "$work/hello" switch --quiet --create "bench-$n" main
   printf '\n# A code-only change for the benchmarks.\nRELEASE = "bench-%s"\n' "$n" >>"$work/hello/hello.py"
   commit "$work/hello" 8 "hello: code-only release bench-$n"
