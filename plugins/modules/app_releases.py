@@ -43,7 +43,7 @@ options:
   wheels:
     description:
       - A folder of wheelhouses, one folder each, to prune too: those beyond
-        O(keep), the least recently used first, are listed in RV(prune_wheelhouses).
+        the O(keep) most recently used are listed in RV(prune_wheelhouses).
         Empty for none.
     type: path
     default: ""
@@ -87,7 +87,7 @@ rollback_error:
   returned: always
   type: str
 prune_wheelhouses:
-  description: The paths of the folders in O(wheels) beyond O(keep), newest kept (by modification time).
+  description: The paths of the folders in O(wheels) beyond the O(keep) newest (by modification time), sorted.
   returned: always
   type: list
   elements: str
@@ -180,13 +180,21 @@ def releases_to_prune(history, kept, live, keep):
 
 
 def wheelhouses_to_prune(wheels, keep):
-    """The folders of WHEELS (hidden ones left out) beyond KEEP, the newest kept."""
+    """The folders of WHEELS (hidden ones left out) beyond the KEEP newest, sorted."""
+    found = {}
     try:
-        entries = [e for e in os.scandir(wheels) if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+        with os.scandir(wheels) as entries:
+            for entry in entries:
+                if entry.name.startswith(".") or not entry.is_dir(follow_symlinks=False):
+                    continue
+                try:
+                    found[entry.path] = entry.stat(follow_symlinks=False).st_mtime
+                except FileNotFoundError:
+                    continue
     except (FileNotFoundError, NotADirectoryError):
         return []
-    newest_first = sorted(entries, key=lambda e: e.stat(follow_symlinks=False).st_mtime, reverse=True)
-    return sorted(e.path for e in newest_first[max(keep, 0):])
+    newest_first = sorted(found, key=found.get, reverse=True)
+    return sorted(newest_first[max(keep, 0):])
 
 
 def describe_releases(root, keep, rollback_to="", wheels=""):

@@ -179,9 +179,9 @@ def getent(database, name):
 
 def test_accounts_reads_entries_as_getent_gives_them_and_nothing_for_a_missing_name():
     missing = "flaskops-no-such-account"
-    found = accounts.read(["root", "nobody", missing], ["root", "nogroup", missing])
+    found = accounts.read(["root", "nobody", missing], ["root", "daemon", missing])
     assert found["users"] == {name: getent("passwd", name) for name in ("root", "nobody", missing)}
-    assert found["groups"] == {name: getent("group", name) for name in ("root", "nogroup", missing)}
+    assert found["groups"] == {name: getent("group", name) for name in ("root", "daemon", missing)}
     # What flask_app reads: the home at 4, the primary group at 2, the group's id at 1.
     assert (found["users"]["root"][4], found["users"]["root"][2], found["groups"]["root"][1]) == ("/root", "0", "0")
     assert found["users"][missing] == [] and found["groups"][missing] == []

@@ -114,7 +114,7 @@ def test_history_file_that_is_not_json_counts_as_none(tmp_path):
     assert describe(root)["history"] == []
 
 
-def test_wheelhouses_beyond_keep_are_listed_least_recently_used_first(tmp_path):
+def test_wheelhouses_beyond_the_most_recently_used_are_listed(tmp_path):
     wheels = tmp_path / "wheels"
     for age, name in enumerate(["newest", "middle", "oldest", "half-built.tmp"]):
         (wheels / name).mkdir(parents=True)
