@@ -42,8 +42,8 @@ options:
     default: ""
   wheels:
     description:
-      - A folder of wheelhouses, one folder each, to prune too: those beyond
-        the O(keep) most recently used are listed in RV(prune_wheelhouses).
+      - A folder of wheelhouses (one folder each) to prune as well. Those
+        beyond the O(keep) most recently used are listed in RV(prune_wheelhouses).
         Empty for none.
     type: path
     default: ""
