@@ -23,7 +23,6 @@ import os
 import statistics
 import subprocess
 import sys
-from pathlib import Path
 
 import bench
 
@@ -81,12 +80,12 @@ def main():
     bench.log("first site.yml (checkout), then no-op re-runs, turn by turn")
     timed(after_tree, bench.ROOT, "playbooks/site.yml", unchanged=False)
     runs = {case: {"before": [], "after": []} for case in CASES}
-    for _ in range(ROUNDS):
+    for _round in range(ROUNDS):
         for side, (tree, root) in sides.items():
             runs["noop"][side].append(timed(tree, root, "playbooks/site.yml", unchanged=True))
     bench.log(f"no-op: {runs['noop']}")
     version = 0
-    for _ in range(ROUNDS):
+    for _round in range(ROUNDS):
         for side, (tree, root) in sides.items():
             version += 1
             runs["code_only"][side].append(
@@ -95,7 +94,7 @@ def main():
     # bench-6 is live: two-apps.yml keeps it, and adds notes.
     keep = ("-e", f"bench_hello_version=bench-{version}")
     timed(after_tree, bench.ROOT, "bench/two-apps.yml", *keep, unchanged=False)
-    for _ in range(ROUNDS):
+    for _round in range(ROUNDS):
         for side, (tree, root) in sides.items():
             runs["two_apps_noop"][side].append(timed(tree, root, "bench/two-apps.yml", *keep, unchanged=True))
     bench.log(f"two apps, no-op: {runs['two_apps_noop']}")

@@ -185,4 +185,3 @@ def test_accounts_reads_entries_as_getent_gives_them_and_nothing_for_a_missing_n
     # What flask_app reads: the home at 4, the primary group at 2, the group's id at 1.
     assert (found["users"]["root"][4], found["users"]["root"][2], found["groups"]["root"][1]) == ("/root", "0", "0")
     assert found["users"][missing] == [] and found["groups"][missing] == []
-
