@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -64,13 +65,31 @@ def deployed(host, run_playbook):
     return deploy
 
 
-def wait_for_lock(host, timeout=20):
+def drained(play):
+    """Read PLAY's output as it comes, in a thread: a run whose output nobody
+    reads blocks once the pipe is full, holding its lock. Returns a function
+    that gives the output once the run has ended."""
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(play.stdout), daemon=True)
+    reader.start()
+
+    def output():
+        reader.join(timeout=60)
+        return "".join(lines)
+    return output
+
+
+def wait_for_lock(host, timeout=20, version=None):
+    """The lock, once a run holds it (the run deploying VERSION, if given)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if host.file(LOCK_FILE).exists:
-            return json.loads(host.check_output(f"cat {LOCK_FILE}"))
+        found = host.run(f"cat {LOCK_FILE}")
+        if found.rc == 0:
+            lock = json.loads(found.stdout)
+            if version is None or lock["holder"].get("version") == version:
+                return lock
         time.sleep(0.2)
-    raise AssertionError("no run took the lock")
+    raise AssertionError(f"no run took the lock (waiting for the one of {version})" if version else "no run took the lock")
 
 
 def test_two_deploys_a_second_apart_run_one_after_the_other(
@@ -78,10 +97,16 @@ def test_two_deploys_a_second_apart_run_one_after_the_other(
     deployed("v1")
     stop = background_requests(DOMAIN)
     first = start_playbook(DEPLOY, "--limit", host.backend.get_hostname(), *deploy_args("v2"))
+    first_out = drained(first)
+    # The first run holds the lock before the second starts, so which one
+    # waits does not depend on how fast each ansible-playbook starts.
+    wait_for_lock(host, timeout=180, version="v2")
     time.sleep(1)
     second = start_playbook(DEPLOY, "--limit", host.backend.get_hostname(), *deploy_args("v3"))
-    first_out, _ignored = first.communicate(timeout=900)
-    second_out, _ignored = second.communicate(timeout=900)
+    second_out = drained(second)
+    first.wait(timeout=900)
+    second.wait(timeout=900)
+    first_out, second_out = first_out(), second_out()
     report = stop()
     record("two deploys started one second apart: requests through nginx", host.backend.get_hostname(),
            sent=report["sent"], failed=report["failed"])
