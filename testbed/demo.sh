@@ -44,6 +44,10 @@ show "$domain" "/"
 show "$domain" "/healthz"
 show "$domain" "/static/hello.css"
 show "www.$domain" "/some/path?q=1"
+printf '\nA job, enqueued through the site and run by the worker (hello-jobs@1.service,\n'
+printf 'flask_app_processes) from the same release:\n'
+printf '\n$ curl -i -X POST -H "Host: %s" "http://127.0.0.1:%s/jobs"\n' "$domain" "$http_port"
+python3 "$TESTBED_ROOT/testbed/http_show.py" "$domain" "$http_port" --job
 printf '\nBrowsers resolve *.localhost to this machine: http://%s:%s/\n' "$domain" "$http_port"
 printf 'Log in:  ssh -i .testbed/ssh/id_ed25519 -p %s deploy@127.0.0.1\n' "$ssh_port"
 printf 'Remove:  make demo-down\n'

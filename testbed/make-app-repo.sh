@@ -23,6 +23,8 @@
 #                                  imported, then fails: on import with
 #                                  HELLO_FAIL_AT=import, under gunicorn
 #                                  (the gate) with HELLO_FAIL_AT=gunicorn
+#                 worker-fails     v3 whose worker (hello_worker.py) raises
+#                                  at once; the web application is fine
 #   notes.bundle  examples/notes (pyproject.toml, factory, database), main = v1
 #                 src-layout       the package moved to src/notes: installed
 #                                  into the virtualenv, Flask's instance
@@ -131,6 +133,11 @@ def print_the_secret_and_fail():
 print_the_secret_and_fail()
 PY
 commit "$work/hello" 7 "hello: a release that prints its environment and fails"
+
+git -C "$work/hello" switch --quiet --create worker-fails main
+printf 'raise RuntimeError("this worker cannot start, on purpose")\n' >"$work/hello/hello_worker.py"
+printf '\n# Release worker-fails of the example.\nRELEASE = "worker-fails"\n' >>"$work/hello/hello.py"
+commit "$work/hello" 7 "hello: a release whose worker cannot start"
 
 git -C "$work/hello" switch --quiet --create tracked-instance main
 mkdir -p "$work/hello/instance"

@@ -7,7 +7,8 @@ reverse proxy passed on: the client address, the scheme and the host.
 import os
 import time
 
-from flask import Flask, jsonify, request
+import hello_jobs
+from flask import Flask, abort, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 # How many proxies stand in front of the app. Each one appends to
@@ -49,3 +50,19 @@ def index():
 @app.get("/healthz")
 def healthz():
     return jsonify(status="ok")
+
+
+@app.post("/jobs")
+def enqueue_job():
+    """Enqueue a job for the worker (hello_worker.py): ?seconds= its length."""
+    seconds = request.args.get("seconds", "0")
+    if not seconds.replace(".", "", 1).isdigit() or float(seconds) > 600:
+        abort(400)
+    return jsonify(id=hello_jobs.enqueue(float(seconds), RELEASE)), 202
+
+
+@app.get("/jobs/<job_id>")
+def job(job_id):
+    if not job_id.isalnum():
+        abort(404)
+    return jsonify(hello_jobs.state(job_id))

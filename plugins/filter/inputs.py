@@ -580,6 +580,28 @@ def check_dict(value, keys=None, values=None, key_options=None, value_options=No
     return value
 
 
+
+def check_record(value, fields, **_):
+    """A map of known FIELDS: {field: [type, options, required]}; unknown
+    fields are refused, missing required ones named."""
+    if not isinstance(value, dict):
+        raise Invalid("must be a map")
+    unknown = sorted(str(key) for key in value if key not in fields)
+    if unknown:
+        raise Invalid(f"has {', '.join(unknown)}, which is not one of {', '.join(sorted(fields))}", quote=False)
+    for field, (kind, options, required) in fields.items():
+        if field not in value:
+            if required:
+                raise Invalid(f"needs {field}", quote=False)
+            continue
+        try:
+            TYPES[kind](value[field], **(options or {}))
+        except Invalid as error:
+            detail = f" {shown(value[field])}" if error.quote and not (options or {}).get("secret") else ""
+            raise Invalid(f"has a {field}{detail} that {error.reason}", quote=False) from None
+    return value
+
+
 TYPES = {
     "name": check_name, "account": check_account, "domain": check_domain, "path": check_path,
     "relative_path": check_relative_path, "filename": check_filename, "url_path": check_url_path,
@@ -592,6 +614,7 @@ TYPES = {
     "choice": check_choice, "pem": check_pem, "service_overrides": check_service_overrides,
     "login": check_login, "python_name": check_python_name, "url_prefix": check_url_prefix,
     "upstream": check_upstream, "any": check_any, "list": check_list, "dict": check_dict,
+    "record": check_record,
 }
 
 

@@ -255,3 +255,37 @@ def test_python_project_runs_in_check_mode(tmp_path):
     (tmp_path / "pyproject.toml").write_text('[build-system]\nrequires = ["flit_core>=3.4"]\n')
     rc, answer = run_module("python_project", tmp_path, path=str(tmp_path / "pyproject.toml"))
     assert (rc, answer["changed"], answer["build_requires"]) == (0, False, ["flit_core>=3.4"])
+
+
+app_processes = load("app_processes", "plugins/modules/app_processes.py")
+MARKER = "# flaskops.stack process of hello"
+
+
+def test_app_processes_finds_only_the_units_the_collection_wrote(tmp_path):
+    (tmp_path / "hello-jobs@.service").write_text(f"# managed\n{MARKER}\n[Service]\n")
+    (tmp_path / "hello-mail@.service").write_text(f"{MARKER}\n")
+    (tmp_path / "hello-hand@.service").write_text("[Service]\nExecStart=/bin/true\n")
+    (tmp_path / "hello.service").write_text(f"{MARKER}\n")
+    (tmp_path / "other-jobs@.service").write_text(f"{MARKER}\n")
+    found = app_processes.find_units(str(tmp_path), "hello-", MARKER)
+    assert sorted(found) == ["jobs", "mail"]
+    assert found["jobs"]["path"] == str(tmp_path / "hello-jobs@.service")
+
+
+@pytest.mark.parametrize("name, process, index", [
+    ("jobs@1.service", "jobs", "1"), ("mail_out@12.service", "mail_out", "12"),
+    ("jobs@.service", None, None), ("jobs@x.service", None, None), ("Jobs@1.service", None, None),
+    ("jobs@1.service\n", None, None),
+])
+def test_app_processes_reads_instance_names_in_full(name, process, index):
+    match = app_processes.INSTANCE.fullmatch(name)
+    assert (match.group("process"), match.group("index")) == (process, index) if process else match is None
+
+
+def test_app_processes_runs_in_check_mode_and_finds_nothing_on_a_new_host(tmp_path):
+    rc, answer = run_module("app_processes", tmp_path, link=str(tmp_path / "current"), prefix="hello-",
+                            marker=MARKER, units_dir=str(tmp_path / "units"))
+    assert rc == 0, answer
+    assert answer["changed"] is False
+    assert answer["release"] == "" and answer["units"] == {} and answer["instances"] == {}
+    assert answer["settled"] is True

@@ -57,6 +57,20 @@ def test_internal_variables_carry_the_private_prefix(role):
         assert name.startswith(prefix), f"{role}: {name} in vars/main.yml lacks {prefix}"
 
 
+
+def test_no_task_registers_or_sets_a_name_of_vars_main(role):
+    """A result registered (or a fact set) under a name vars/main.yml gives
+    shadows that entry for the rest of the play, in every role's task."""
+    vars_file = ROOT / "roles" / role / "vars" / "main.yml"
+    internal = set(load(vars_file)) if vars_file.exists() else set()
+    for tasks in sorted((ROOT / "roles" / role / "tasks").glob("*.yml")):
+        for task in load(tasks) or []:
+            for one in [task] + task.get("block", []) + task.get("rescue", []) + task.get("always", []):
+                written = {one.get("register")} | set(one.get("ansible.builtin.set_fact") or {})
+                clash = written & internal
+                assert not clash, f"{tasks.name}: {sorted(clash)} is in vars/main.yml and is written by a task"
+
+
 def test_templates_are_marked_as_managed(role):
     for template in (ROOT / "roles" / role / "templates").glob("*.j2"):
         first = template.read_text().splitlines()[0]
