@@ -4,6 +4,7 @@ It reports what it sees of each request, so a test can check what the
 reverse proxy passed on: the client address, the scheme and the host.
 """
 
+import json
 import os
 import time
 
@@ -66,3 +67,15 @@ def job(job_id):
     if not job_id.isalnum():
         abort(404)
     return jsonify(hello_jobs.state(job_id))
+
+
+@app.get("/ticks")
+def ticks():
+    """What the scheduled job (hello_tick.py) noted, the latest 50 runs."""
+    path = os.path.join(os.environ.get("HELLO_INSTANCE", "instance"), "ticks.jsonl")
+    try:
+        with open(path, encoding="utf-8") as lines:
+            found = [json.loads(line) for line in lines if line.strip()]
+    except FileNotFoundError:
+        found = []
+    return jsonify(ticks=found[-50:])

@@ -16,8 +16,8 @@ description:
   - Reads, in one call, the process units (workers) of an application that
     the collection installed (template units named C(<prefix><process>@.service)
     that hold O(marker)), every instance of them systemd knows or starts at
-    boot, and for each running instance the release it runs (the folder its
-    main process was started in) and when it started.
+    boot, and for each running instance the release it runs (which its
+    launcher noted in the instance's runtime folder) and when it started.
   - An instance is C(stale) when it runs another release than the one O(link)
     names, was started before one of O(files) or its unit file last changed,
     or is failing (restarting, failed); it has to be restarted to run what is
@@ -57,6 +57,12 @@ options:
     description: Where the unit files are.
     type: path
     default: /etc/systemd/system
+  runtime_dir:
+    description:
+      - Where the instances' runtime folders are, C(<prefix><process>-<n>), each
+        holding the file C(release) its launcher wrote when it started.
+    type: path
+    default: /run
 author: flaskops maintainers (@flaskops)
 """
 
@@ -78,6 +84,12 @@ release:
   type: str
 units:
   description: The unit files found, by process name, with their path.
+  returned: always
+  type: dict
+timers:
+  description:
+    - The timers of scheduled jobs found (C(<prefix><name>.timer) holding
+      O(marker)), by name, with the C(path) of the timer and of its C(service).
   returned: always
   type: dict
 instances:
@@ -127,6 +139,20 @@ def find_units(units_dir, prefix, marker):
     return units
 
 
+def find_timers(units_dir, prefix, marker):
+    """The timer units holding MARKER, by timer name."""
+    timers = {}
+    for path in sorted(glob.glob(os.path.join(units_dir, glob.escape(prefix) + "*.timer"))):
+        name = os.path.basename(path)[len(prefix):-len(".timer")]
+        try:
+            with open(path, encoding="utf-8") as handle:
+                if marker in handle.read().splitlines():
+                    timers[name] = {"path": path, "service": path[:-len(".timer")] + ".service"}
+        except OSError:
+            continue
+    return timers
+
+
 def instance_names(module, units_dir, prefix, units):
     """Every instance of UNITS that systemd has loaded or that starts at boot."""
     names = set()
@@ -167,9 +193,13 @@ def show(module, names):
     return shown
 
 
-def running_release(pid):
+def running_release(runtime_dir, name):
+    """The release the instance NAME noted when it started (its launcher
+    writes it into the unit's runtime folder, removed when it stops)."""
+    folder = name[:-len(".service")].replace("@", "-")
     try:
-        return os.path.realpath(os.readlink(f"/proc/{pid}/cwd"))
+        with open(os.path.join(runtime_dir, folder, "release"), encoding="utf-8") as handle:
+            return handle.read().strip()
     except OSError:
         return ""
 
@@ -194,7 +224,8 @@ def read(params, module):
         unit = units.get(instance["process"], {})
         newer = changed_files + ([unit["mtime"]] if unit else [])
         instance.update(active=state.get("ActiveState", "inactive"), enabled=state.get("UnitFileState", ""),
-                        pid=pid, release=running_release(pid) if pid else "", started=started)
+                        pid=pid, release=running_release(params["runtime_dir"], name) if pid else "",
+                        started=started)
         # Running what is no longer live, or failing (restarting, failed):
         # restarted. Stopped: started.
         instance["stale"] = instance["active"] != "inactive" and (
@@ -207,6 +238,7 @@ def read(params, module):
         elif now - instance["started"] < params["settle"]:
             unsettled[name] = f"up for {now - instance['started']:.0f} s of {params['settle']} s"
     return {"release": release, "units": {name: {"path": unit["path"]} for name, unit in units.items()},
+            "timers": find_timers(params["units_dir"], params["prefix"], params["marker"]),
             "instances": found, "settled": not unsettled, "unsettled": unsettled, "now": now}
 
 
@@ -219,6 +251,7 @@ def main():
         "expect": {"type": "list", "elements": "str", "default": []},
         "settle": {"type": "int", "default": 0},
         "units_dir": {"type": "path", "default": "/etc/systemd/system"},
+        "runtime_dir": {"type": "path", "default": "/run"},
     }, supports_check_mode=True)
     module.exit_json(changed=False, **read(module.params, module))
 

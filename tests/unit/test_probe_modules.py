@@ -289,3 +289,10 @@ def test_app_processes_runs_in_check_mode_and_finds_nothing_on_a_new_host(tmp_pa
     assert answer["changed"] is False
     assert answer["release"] == "" and answer["units"] == {} and answer["instances"] == {}
     assert answer["settled"] is True
+
+
+def test_app_processes_reads_the_release_an_instance_noted(tmp_path):
+    (tmp_path / "hello-jobs-2").mkdir()
+    (tmp_path / "hello-jobs-2" / "release").write_text("/srv/hello/releases/abc\n")
+    assert app_processes.running_release(str(tmp_path), "hello-jobs@2.service") == "/srv/hello/releases/abc"
+    assert app_processes.running_release(str(tmp_path), "hello-jobs@1.service") == ""

@@ -56,13 +56,14 @@ def wait_for_job(host, job_id, state="done", timeout=90):
 
 
 def instances(host):
-    """The running instances of hello-jobs, with the release each runs."""
+    """The running instances of hello-jobs, with the release each runs (its
+    launcher notes it in the instance's runtime folder)."""
     names = host.check_output("systemctl list-units --plain --no-legend --state=running 'hello-jobs@*.service' "
                               "| awk '{print $1}'").split()
     found = {}
     for name in names:
-        pid = host.check_output(f"systemctl show --property MainPID --value {name}")
-        found[name] = host.check_output(f"readlink /proc/{pid}/cwd")
+        folder = name.removesuffix(".service").replace("@", "-")
+        found[name] = host.check_output(f"cat /run/{folder}/release")
     return found
 
 
