@@ -31,6 +31,9 @@
 #                                  folder is there too
 #                 records-build-user  main with a setup.py that writes the
 #                                  user building it into built-by.txt
+#                 uv-locked        main depending on six>=1.16, with a uv.lock
+#                                  that locks six 1.16.0 (the index has newer)
+#                 needs-python-99  main whose requires-python is >=99
 #
 # usage: make-app-repo.sh   (prints the folder holding the bundles)
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -165,6 +168,41 @@ with open("built-by.txt", "w", encoding="ascii") as out:
 setup()
 PY
 commit "$work/notes" 3 "notes: record the user that builds it"
+git -C "$work/notes" switch --quiet main
+
+# A dependency the index has newer releases of, locked to an older one.
+git -C "$work/notes" switch --quiet --create uv-locked main
+sed -i 's/^    "werkzeug==3.1.9",$/    "werkzeug==3.1.9",\n    "six>=1.16",/' "$work/notes/pyproject.toml"
+cat >"$work/notes/uv.lock" <<'TOML'
+version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "notes"
+version = "1.0.0"
+source = { editable = "." }
+dependencies = [
+    { name = "flask" },
+    { name = "six" },
+    { name = "werkzeug" },
+]
+
+[[package]]
+name = "six"
+version = "1.16.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "werkzeug"
+version = "3.1.9"
+source = { registry = "https://pypi.org/simple" }
+TOML
+commit "$work/notes" 4 "notes: six, locked by uv.lock"
+git -C "$work/notes" switch --quiet main
+
+git -C "$work/notes" switch --quiet --create needs-python-99 main
+sed -i 's/^requires-python = ">=3.11"$/requires-python = ">=99"/' "$work/notes/pyproject.toml"
+commit "$work/notes" 4 "notes: a release for a Python that does not exist"
 git -C "$work/notes" switch --quiet main
 
 git -C "$work/notes" switch --quiet --create src-layout

@@ -240,7 +240,6 @@ def test_build_requirements_are_read_from_pyproject_or_default(tmp_path):
 @pytest.mark.parametrize(("content", "message"), [
     ("[build-system\n", "cannot be read"),
     ('[build-system]\nrequires = "setuptools"\n', "must be a list of strings"),
-    (None, "is not a file"),
 ])
 def test_a_pyproject_that_cannot_be_read_fails_with_its_path(tmp_path, content, message):
     pyproject = tmp_path / "pyproject.toml"
@@ -249,6 +248,95 @@ def test_a_pyproject_that_cannot_be_read_fails_with_its_path(tmp_path, content, 
     rc, answer = run_module("python_project", tmp_path, path=str(pyproject))
     assert rc != 0
     assert str(pyproject) in answer["msg"] and message in answer["msg"]
+
+
+def test_a_missing_pyproject_gives_the_default_build_requirements(tmp_path):
+    rc, answer = run_module("python_project", tmp_path, path=str(tmp_path / "pyproject.toml"))
+    assert (rc, answer["build_requires"], answer["pins"]) == (0, ["setuptools>=40.8.0"], [])
+
+
+UV_LOCK = """version = 1
+requires-python = ">=3.11"
+
+[[package]]
+name = "notes"
+version = "1.0.0"
+source = { editable = "." }
+
+[[package]]
+name = "Six"
+version = "1.16.0"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "flask"
+version = "3.1.3"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "tool"
+version = "0.1.0"
+source = { git = "https://example.invalid/tool.git?rev=v1#0123" }
+"""
+
+POETRY_LOCK = """[[package]]
+name = "six"
+version = "1.16.0"
+optional = false
+
+[[package]]
+name = "tool"
+version = "0.1.0"
+optional = false
+
+[package.source]
+type = "git"
+url = "https://example.invalid/tool.git"
+
+[metadata]
+lock-version = "2.0"
+"""
+
+
+@pytest.mark.parametrize(("name", "content", "pins"), [
+    ("uv.lock", UV_LOCK, ["flask==3.1.3", "Six==1.16.0"]),
+    ("poetry.lock", POETRY_LOCK, ["six==1.16.0"]),
+])
+def test_a_lock_file_gives_a_pin_for_each_package_from_an_index(tmp_path, name, content, pins):
+    (tmp_path / name).write_text(content)
+    assert python_project.lock_pins(str(tmp_path / name)) == pins
+    rc, answer = run_module("python_project", tmp_path, path=str(tmp_path / "pyproject.toml"),
+                            lock=str(tmp_path / name))
+    assert (rc, answer["pins"]) == (0, pins)
+
+
+def test_a_lock_file_that_cannot_be_read_fails_with_its_path(tmp_path):
+    (tmp_path / "uv.lock").write_text("[[package]]\nname = 'six'\n")
+    rc, answer = run_module("python_project", tmp_path, path=str(tmp_path / "pyproject.toml"),
+                            lock=str(tmp_path / "uv.lock"))
+    assert rc != 0 and "uv.lock cannot be read" in answer["msg"] and "no name or version" in answer["msg"]
+
+
+RUNNING = ".".join(str(part) for part in sys.version_info[:3])
+
+
+@pytest.mark.parametrize(("requires", "pinned", "problem"), [
+    (">=3.8", None, ""),
+    (">=99", None, "pyproject.toml asks for Python >=99 (requires-python)"),
+    ("bad spec", None, "is not a version specifier"),
+    (None, ".".join(RUNNING.split(".")[:2]), ""),
+    (None, "2.7", ".python-version asks for 2.7"),
+    (None, f"cpython-{RUNNING}", ""),
+])
+def test_the_interpreter_is_checked_against_requires_python_and_python_version(tmp_path, requires, pinned, problem):
+    if requires:
+        (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\nrequires-python = "{requires}"\n')
+    if pinned:
+        (tmp_path / ".python-version").write_text(f"{pinned}\n")
+    rc, answer = run_module("python_project", tmp_path, path=str(tmp_path / "pyproject.toml"),
+                            python=sys.executable, version_file=str(tmp_path / ".python-version"))
+    assert rc == 0 and answer["python_version"] == RUNNING
+    assert (problem in answer["python_problem"]) if problem else answer["python_problem"] == ""
 
 
 def test_python_project_runs_in_check_mode(tmp_path):

@@ -445,3 +445,33 @@ def test_a_release_is_built_by_an_unprivileged_user_and_handed_to_root(fleet, co
         assert leftovers == "", leftovers
         wheels = host.file("/var/cache/flaskops/notes/wheels")
         assert (wheels.user, wheels.mode) == ("notes-build", 0o700)
+
+
+def test_a_uv_lock_pins_what_is_installed_over_newer_releases_on_the_index(fleet, run_playbook_on_fleet):
+    """notes at uv-locked asks for six>=1.16 (the index has 1.17.0) and its
+    uv.lock locks 1.16.0: every server installs 1.16.0, through the
+    wheelhouse, as pip constraints."""
+    notes = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "notes.yml"
+    run = run_playbook_on_fleet(notes, "-e", json.dumps({"flask_app_version": "uv-locked"}))
+    assert run.rc == 0, run.output[-3000:]
+    for host in fleet.values():
+        release = "/srv/notes/releases/" + host.check_output("git -C /srv/git/notes.git rev-parse uv-locked^{commit}")
+        assert live(host, "/srv/notes") == release
+        six = host.check_output(f"{release}/.venv/bin/python -c 'import six; print(six.__version__)'")
+        assert six == "1.16.0"
+        assert "six==1.16.0" in host.file(f"{release}/.flaskops-constraints.txt").content_string.split()
+    again = run_playbook_on_fleet(notes, "-e", json.dumps({"flask_app_version": "uv-locked"}))
+    assert again.rc == 0 and set(again.changed.values()) == {0}, again.output[-3000:]
+
+
+def test_a_release_that_asks_for_another_python_is_refused(fleet, run_playbook_on_fleet):
+    """notes at needs-python-99: requires-python >=99 is refused, naming the
+    interpreter and its version; the live release stays."""
+    notes = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "notes.yml"
+    before = {name: live(host, "/srv/notes") for name, host in fleet.items()}
+    run = run_playbook_on_fleet(notes, "-e", json.dumps({"flask_app_version": "needs-python-99"}))
+    assert run.rc != 0
+    assert "pyproject.toml asks for Python >=99 (requires-python); /usr/bin/python3 is 3." in run.output, \
+        run.output[-3000:]
+    for name, host in fleet.items():
+        assert live(host, "/srv/notes") == before[name]
