@@ -580,7 +580,6 @@ def check_dict(value, keys=None, values=None, key_options=None, value_options=No
     return value
 
 
-
 def check_record(value, fields, **_):
     """A map of known FIELDS: {field: [type, options, required]}; unknown
     fields are refused, missing required ones named."""

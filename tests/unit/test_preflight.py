@@ -22,6 +22,9 @@ VALID = {
     "nginx_proxy": {"nginx_proxy_server_name": "example.com"},
 }
 
+# A scheduled job that passes every check.
+TICK = {"command": "python tick.py", "on_calendar": "daily"}
+
 BAD = [
     ("flask_app", {"flask_app_name": "Hello/../x"}, "flask_app_name"),
     ("flask_app", {"flask_app_name": "hello world"}, "flask_app_name"),
@@ -57,10 +60,8 @@ BAD = [
      "flask_app_timers"),
     ("flask_app", {"flask_app_timers": {"tick": {"command": "python tick.py", "on_calendar": "every tuesday"}}},
      "flask_app_timers"),
-    ("flask_app", {"flask_app_timers": {"tick": {"command": "python tick.py", "on_calendar": "daily",
-                                                  "persistent": "maybe"}}}, "flask_app_timers"),
-    ("flask_app", {"flask_app_timers": {"tick": {"command": "python tick.py", "on_calendar": "daily",
-                                                  "randomized_delay": -1}}}, "flask_app_timers"),
+    ("flask_app", {"flask_app_timers": {"tick": dict(TICK, persistent="maybe")}}, "flask_app_timers"),
+    ("flask_app", {"flask_app_timers": {"tick": dict(TICK, randomized_delay=-1)}}, "flask_app_timers"),
     ("flask_app", {"flask_app_timers": {"firewall": {"command": "python tick.py", "on_calendar": "daily"}}},
      "flask_app_timers"),
     ("flask_app", {"flask_app_timers": {"tick": {"command": "", "on_calendar": "daily"}}}, "flask_app_timers"),

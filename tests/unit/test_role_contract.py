@@ -57,7 +57,6 @@ def test_internal_variables_carry_the_private_prefix(role):
         assert name.startswith(prefix), f"{role}: {name} in vars/main.yml lacks {prefix}"
 
 
-
 def test_no_task_registers_or_sets_a_name_of_vars_main(role):
     """A result registered (or a fact set) under a name vars/main.yml gives
     shadows that entry for the rest of the play, in every role's task."""
