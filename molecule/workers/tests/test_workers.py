@@ -218,24 +218,17 @@ def test_rollback_moves_the_workers_back(host, running, deploy):
     assert wait_for_job(host, enqueue(host))["release"] == before
 
 
-def test_the_scheduled_job_runs_on_the_timer_host_only(host, running, deploy):
+def test_a_process_left_out_and_the_jobs_of_another_server_are_stopped_and_removed(host, running, deploy):
+    """No worker asked for, and the scheduled jobs on another server
+    (flask_app_timer_host): this one keeps neither, units and all."""
     del running
     version = served(host)
-    deploy(version, flask_app_timer_host="another-server")
-    assert not host.file(f"{UNITS}/hello-tick.timer").exists
-    assert not host.file(f"{UNITS}/hello-tick.service").exists
-    assert instances(host) == each_instance_runs(live(host)), "the workers stay"
-    deploy(version)
-    assert host.service("hello-tick.timer").is_running
-
-
-def test_a_process_or_job_left_out_is_stopped_and_removed(host, running, deploy):
-    del running
-    version = served(host)
-    deploy(version, processes={}, timers={})
+    deploy(version, processes={}, flask_app_timer_host="another-server")
     assert instances(host) == {}
     for unit in ("hello-jobs@.service", "hello-tick.timer", "hello-tick.service",
                  "multi-user.target.wants/hello-jobs@1.service", "timers.target.wants/hello-tick.timer"):
         assert not host.file(f"{UNITS}/{unit}").exists, unit
+    assert not host.service("hello-tick.timer").is_running
     deploy(version)
     assert instances(host) == each_instance_runs(live(host))
+    assert host.service("hello-tick.timer").is_running
