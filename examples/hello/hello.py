@@ -8,7 +8,6 @@ import json
 import os
 import time
 
-import hello_jobs
 from flask import Flask, abort, jsonify, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -56,6 +55,7 @@ def healthz():
 @app.post("/jobs")
 def enqueue_job():
     """Enqueue a job for the worker (hello_worker.py): ?seconds= its length."""
+    import hello_jobs  # pylint: disable=import-outside-toplevel  # hello.py also runs alone
     seconds = request.args.get("seconds", "0")
     if not seconds.replace(".", "", 1).isdigit() or float(seconds) > 600:
         abort(400)
@@ -64,6 +64,7 @@ def enqueue_job():
 
 @app.get("/jobs/<job_id>")
 def job(job_id):
+    import hello_jobs  # pylint: disable=import-outside-toplevel
     if not job_id.isalnum():
         abort(404)
     return jsonify(hello_jobs.state(job_id))
