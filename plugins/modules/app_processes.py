@@ -124,33 +124,29 @@ from ansible.module_utils.basic import AnsibleModule
 INSTANCE = re.compile(r"(?P<process>[a-z][a-z0-9_]*)@(?P<index>[0-9]+)\.service")
 
 
-def find_units(units_dir, prefix, marker):
-    """The process unit files holding MARKER, by process name."""
-    units = {}
-    for path in sorted(glob.glob(os.path.join(units_dir, glob.escape(prefix) + "*@.service"))):
-        name = os.path.basename(path)[len(prefix):-len("@.service")]
+def find_marked(units_dir, prefix, suffix, marker):
+    """The unit files <prefix><name><suffix> holding MARKER: {name: path}."""
+    found = {}
+    for path in sorted(glob.glob(os.path.join(units_dir, glob.escape(prefix) + "*" + suffix))):
         try:
             with open(path, encoding="utf-8") as handle:
-                if marker not in handle.read().splitlines():
-                    continue
+                if marker in handle.read().splitlines():
+                    found[os.path.basename(path)[len(prefix):-len(suffix)]] = path
         except OSError:
             continue
-        units[name] = {"path": path, "mtime": os.stat(path).st_mtime}
-    return units
+    return found
+
+
+def find_units(units_dir, prefix, marker):
+    """The process unit files holding MARKER, by process name."""
+    return {name: {"path": path, "mtime": os.stat(path).st_mtime}
+            for name, path in find_marked(units_dir, prefix, "@.service", marker).items()}
 
 
 def find_timers(units_dir, prefix, marker):
     """The timer units holding MARKER, by timer name."""
-    timers = {}
-    for path in sorted(glob.glob(os.path.join(units_dir, glob.escape(prefix) + "*.timer"))):
-        name = os.path.basename(path)[len(prefix):-len(".timer")]
-        try:
-            with open(path, encoding="utf-8") as handle:
-                if marker in handle.read().splitlines():
-                    timers[name] = {"path": path, "service": path[:-len(".timer")] + ".service"}
-        except OSError:
-            continue
-    return timers
+    return {name: {"path": path, "service": path[:-len(".timer")] + ".service"}
+            for name, path in find_marked(units_dir, prefix, ".timer", marker).items()}
 
 
 def instance_names(module, units_dir, prefix, units):
