@@ -179,6 +179,15 @@ BAD = [
     ("gunicorn", {"gunicorn_bind": "127.0.0.1:8000\n"}, "gunicorn_bind"),
     ("nginx_proxy", {"nginx_proxy_server_name": "example.com\n"}, "nginx_proxy_server_name"),
     ("flask_app", {"flask_app_root": "/srv/hello\n"}, "flask_app_root"),
+    # Removing: the state is one of two words, and what goes is said plainly.
+    ("flask_app", {"flask_app_state": "gone"}, "flask_app_state"),
+    ("flask_app", {"flask_app_state": "absent\n"}, "flask_app_state"),
+    ("flask_app", {"flask_app_state": "absent", "flask_app_remove_data": "maybe"}, "flask_app_remove_data"),
+    ("flask_app", {"flask_app_state": "absent", "flask_app_root": "/srv"}, "flask_app_root"),
+    ("gunicorn", {"gunicorn_state": "stopped"}, "gunicorn_state"),
+    ("gunicorn", {"gunicorn_state": "absent", "gunicorn_app_name": "nginx"}, "gunicorn_app_name"),
+    ("nginx_proxy", {"nginx_proxy_state": "off"}, "nginx_proxy_state"),
+    ("nginx_proxy", {"nginx_proxy_state": "absent", "nginx_proxy_site_name": "../default"}, "nginx_proxy_site_name"),
 ]
 
 
@@ -279,3 +288,29 @@ def test_credentials_in_the_repository_url_are_never_shown(tmp_path, password):
     assert result.returncode != 0 and "flask_app_repo" in output, output
     assert "https://git.example.invalid/hello .git" in output, output
     assert password not in output and "deploy:" not in output, output
+
+
+@pytest.mark.parametrize(("given", "variable"), [
+    ({}, "flaskops_app"),
+    ({"flaskops_app": "other"}, "flaskops_app"),
+    ({"flaskops_app": "hello\n"}, "flaskops_app"),
+    ({"flaskops_app": "hello", "flask_app_remove_data": "maybe"}, "flask_app_remove_data"),
+], ids=["missing", "another-app", "newline", "remove-data"])
+def test_remove_needs_the_application_named(tmp_path, given, variable):
+    """playbooks/remove.yml removes nothing unless flaskops_app names the
+    inventory's application, and it says which setting is wrong."""
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text(json.dumps({"all": {"children": {"app": {"hosts": {"localhost": {
+        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
+        "flask_app_name": "hello"}}}}}}))
+    extra = tmp_path / "vars.json"
+    extra.write_text(json.dumps(given))
+    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    result = subprocess.run(
+        ["ansible-playbook", "--check", "-i", str(inventory), "-e", f"@{extra}", str(ROOT / "playbooks" / "remove.yml")],
+        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert variable in output and "Nothing was removed." in output, output
+    assert "Take the site out" not in output and "Remove its service" not in output, output
+
