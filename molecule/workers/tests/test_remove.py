@@ -43,7 +43,7 @@ def answer(host, domain):
 
 def remove(host, *more):
     name = host.backend.get_hostname()
-    rc, output = ansible_playbook(REMOVE, "--limit", name, "-e", "flaskops_app=second", *more)
+    rc, output = ansible_playbook(REMOVE, "--limit", name, "-e", json.dumps(SECOND), "-e", "flaskops_app=second", *more)
     return rc, output, recap_changed(output, name)
 
 
