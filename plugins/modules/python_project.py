@@ -84,6 +84,7 @@ python_problem:
 
 
 import os
+import re
 
 from ansible.module_utils.basic import AnsibleModule
 
@@ -133,7 +134,20 @@ def lock_pins(path):
         if kind in NOT_FROM_AN_INDEX:
             continue
         pins.append(f"{name}=={version}")
+    # A package locked at two versions (one per platform or Python) cannot
+    # be one pip constraint: pip resolves it from the requirements.
+    counts = {}
+    for pin in pins:
+        key = re.sub(r"[-_.]+", "-", pin.split("==")[0]).lower()
+        counts[key] = counts.get(key, 0) + 1
+    pins = [pin for pin in pins if counts[re.sub(r"[-_.]+", "-", pin.split("==")[0]).lower()] == 1]
     return sorted(pins, key=str.lower)
+
+
+# The spellings of a CPython version in .python-version (pyenv, uv): 3.12,
+# 3.12.4, 3.13t, python3.12, cpython-3.12.4-linux-x86_64-gnu. Others
+# (system, pypy3.10, a virtualenv's name) name no version to check.
+PYTHON_VERSION = re.compile(r"(?:c?python-?)?(?P<number>\d+(?:\.\d+){1,2})(?:[abrc]+\d+)?t?(?:[-+].*)?")
 
 
 def python_fit(module, python, project_file, version_file):
@@ -158,8 +172,9 @@ def python_fit(module, python, project_file, version_file):
     if version_file and os.path.isfile(version_file):
         with open(version_file, encoding="utf-8") as handle:
             wanted = next((line.strip() for line in handle if line.strip() and not line.startswith("#")), "")
-        number = wanted.removeprefix("cpython-").removeprefix("cpython").removeprefix("python")
-        if wanted and not (number == version or version.startswith(number + ".")):
+        asked = PYTHON_VERSION.fullmatch(wanted)
+        # Its major and minor version: the patch level is the system's.
+        if asked and asked.group("number").split(".")[:2] != version.split(".")[:2]:
             return version, requires, f".python-version asks for {wanted}; {python} is {version}"
     return version, requires, ""
 

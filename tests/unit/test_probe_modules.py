@@ -310,6 +310,23 @@ def test_a_lock_file_gives_a_pin_for_each_package_from_an_index(tmp_path, name, 
     assert (rc, answer["pins"]) == (0, pins)
 
 
+def test_a_package_locked_at_two_versions_is_left_to_pip(tmp_path):
+    """uv locks a package once per platform or Python when they differ:
+    no single constraint fits, so the other packages are pinned and it is not."""
+    (tmp_path / "uv.lock").write_text(UV_LOCK + """
+[[package]]
+name = "numpy"
+version = "2.0.2"
+source = { registry = "https://pypi.org/simple" }
+
+[[package]]
+name = "NumPy"
+version = "2.2.6"
+source = { registry = "https://pypi.org/simple" }
+""")
+    assert python_project.lock_pins(str(tmp_path / "uv.lock")) == ["flask==3.1.3", "Six==1.16.0"]
+
+
 def test_a_lock_file_that_cannot_be_read_fails_with_its_path(tmp_path):
     (tmp_path / "uv.lock").write_text("[[package]]\nname = 'six'\n")
     rc, answer = run_module("python_project", tmp_path, path=str(tmp_path / "pyproject.toml"),
@@ -327,6 +344,13 @@ RUNNING = ".".join(str(part) for part in sys.version_info[:3])
     (None, ".".join(RUNNING.split(".")[:2]), ""),
     (None, "2.7", ".python-version asks for 2.7"),
     (None, f"cpython-{RUNNING}", ""),
+    (None, f"cpython-{RUNNING}-linux-x86_64-gnu", ""),
+    (None, ".".join(RUNNING.split(".")[:2]) + "t", ""),
+    (None, ".".join(RUNNING.split(".")[:2]) + ".99", ""),
+    (None, "python" + ".".join(RUNNING.split(".")[:2]), ""),
+    (None, "system", ""),
+    (None, "pypy3.10", ""),
+    (None, "3.2", ".python-version asks for 3.2"),
 ])
 def test_the_interpreter_is_checked_against_requires_python_and_python_version(tmp_path, requires, pinned, problem):
     if requires:
