@@ -28,6 +28,12 @@ if ! seed_output="$(ansible-playbook -i inventories/demo testbed/seed-app-repo.y
   die "could not publish the example application on $name"
 fi
 
+log "installing Redis, the broker of the example's jobs, on the demo host"
+if ! broker_output="$(ansible-playbook -i inventories/demo testbed/broker.yml 2>&1)"; then
+  printf '%s\n' "$broker_output" >&2
+  die "could not install Redis on $name"
+fi
+
 log "ansible-playbook -i inventories/demo playbooks/site.yml"
 ansible-playbook -i inventories/demo playbooks/site.yml
 

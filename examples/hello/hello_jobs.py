@@ -1,44 +1,54 @@
-"""Jobs of the example: a queue of files in the application's instance
-folder (shared between releases), so the example needs no broker.
+"""Jobs of the example, on RQ with Redis.
 
-The web application enqueues a job (``enqueue``); a worker
-(``hello_worker.py``) takes the oldest one, runs it and writes its result,
-which the web application reads back (``result``). A job is taken by
-renaming its file, so several workers never run the same job.
+The web application enqueues a job (``enqueue``) on the RQ queue
+``HELLO_QUEUE`` (``hello``) of the Redis server at ``HELLO_REDIS_URL``
+(``redis://127.0.0.1:6379/0``). A worker (``hello_worker.py``, or
+``rq worker --url URL hello`` run in the release) runs ``work`` and keeps
+its result, which the web application reads back (``state``). The
+collection does not install or manage Redis: the server runs it.
 """
 
-import json
 import os
 import time
-import uuid
 
-ROOT = os.path.join(os.environ.get("HELLO_INSTANCE", "instance"), "jobs")
-QUEUE, RUNNING, DONE = (os.path.join(ROOT, part) for part in ("queue", "running", "done"))
+from redis import Redis
+from rq import Queue
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+REDIS_URL = os.environ.get("HELLO_REDIS_URL", "redis://127.0.0.1:6379/0")
+QUEUE = os.environ.get("HELLO_QUEUE", "hello")
+# What GET /jobs/<id> calls RQ's states.
+STATES = {"queued": "queued", "started": "running", "finished": "done", "failed": "failed"}
 
 
-def write(path, data):
-    """Write DATA as JSON to PATH at once: readers see all of it or none."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    part = f"{path}.{os.getpid()}.part"
-    with open(part, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
-    os.rename(part, path)
+def connection():
+    return Redis.from_url(REDIS_URL)
+
+
+def work(seconds, enqueued_by):
+    """The job: takes SECONDS, then says which release ran it, and where."""
+    from hello import RELEASE  # pylint: disable=import-outside-toplevel  # the worker's release, read when it runs
+
+    started = time.time()
+    time.sleep(seconds)
+    return {"enqueued_by": enqueued_by, "release": RELEASE, "worker": os.environ.get("FLASKOPS_INSTANCE", ""),
+            "pid": os.getpid(), "folder": os.getcwd(), "started": started, "finished": time.time()}
 
 
 def enqueue(seconds, release):
-    job = {"id": uuid.uuid4().hex, "seconds": seconds, "enqueued": time.time(), "enqueued_by": release}
-    write(os.path.join(QUEUE, f"{time.time_ns()}-{job['id']}.json"), job)
-    return job["id"]
+    job = Queue(QUEUE, connection=connection()).enqueue(
+        work, seconds, release, job_timeout=max(60, int(seconds) * 2), result_ttl=86400, failure_ttl=86400)
+    return job.id
 
 
 def state(job_id):
     """The job's result once done, else where it is."""
     try:
-        with open(os.path.join(DONE, f"{job_id}.json"), encoding="utf-8") as handle:
-            return dict(json.load(handle), state="done")
-    except FileNotFoundError:
-        pass
-    for folder, name in ((RUNNING, "running"), (QUEUE, "queued")):
-        if os.path.isdir(folder) and any(job_id in entry for entry in os.listdir(folder)):
-            return {"id": job_id, "state": name}
-    return {"id": job_id, "state": "unknown"}
+        job = Job.fetch(job_id, connection=connection())
+    except NoSuchJobError:
+        return {"id": job_id, "state": "unknown"}
+    status = STATES.get(str(job.get_status().value), str(job.get_status().value))
+    if status == "done":
+        return dict(job.return_value(), id=job_id, state=status)
+    return {"id": job_id, "state": status}

@@ -19,6 +19,7 @@ REMOVE = PROJECT / "playbooks" / "remove.yml"
 SECOND = {
     "flask_app_name": "second",
     "flask_app_version": "v2",
+    "flask_app_env": {"HELLO_TRUSTED_HOPS": "1", "HELLO_QUEUE": "second"},
     "flask_app_secret_env": {"SECRET_KEY": "second-app-secret"},
     "flask_app_processes": {"jobs": {"command": "python hello_worker.py"}},
     "flask_app_timers": {"tick": {"command": "python hello_tick.py", "on_calendar": "*:0/5"}},

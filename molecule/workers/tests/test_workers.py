@@ -2,7 +2,7 @@
 the live release, on the whole stack.
 
 The example's worker (hello_worker.py) runs the jobs the site enqueues
-(POST /jobs, a queue of files in shared/instance) and its scheduled job
+(POST /jobs, an RQ queue in the host's Redis) and its scheduled job
 (hello_tick.py) notes each run; GET /jobs/<id> and GET /ticks answer,
 through nginx, with the release that ran each. One deploy with both makes
 the state every test reads (``running``); a test that changes it (a
