@@ -66,6 +66,7 @@ BAD = [
      "flask_app_timers"),
     ("flask_app", {"flask_app_timers": {"tick": {"command": "", "on_calendar": "daily"}}}, "flask_app_timers"),
     ("flask_app", {"flask_app_timer_host": "app1\n"}, "flask_app_timer_host"),
+    ("flask_app", {"flask_app_timer_host": "app-1-typo"}, "flask_app_timer_host"),
     ("flask_app", {"flask_app_process_settle": "5\n"}, "flask_app_process_settle"),
     ("gunicorn", {"gunicorn_bind": "0.0.0.0:8000"}, "gunicorn_bind_public"),
     ("gunicorn", {"gunicorn_bind": "[::]:8000"}, "gunicorn_bind_public"),

@@ -223,7 +223,8 @@ def test_a_process_left_out_and_the_jobs_of_another_server_are_stopped_and_remov
     (flask_app_timer_host): this one keeps neither, units and all."""
     del running
     version = served(host)
-    deploy(version, processes={}, flask_app_timer_host="another-server")
+    # Another server of the inventory (an inventory of one name), never contacted: --limit.
+    deploy(version, "-i", "another-server,", processes={}, flask_app_timer_host="another-server")
     assert instances(host) == {}
     for unit in ("hello-jobs@.service", "hello-tick.timer", "hello-tick.service",
                  "multi-user.target.wants/hello-jobs@1.service", "timers.target.wants/hello-tick.timer"):
