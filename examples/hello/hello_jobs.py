@@ -10,6 +10,7 @@ collection does not install or manage Redis: the server runs it.
 
 import os
 import time
+import uuid
 
 from redis import Redis
 from rq import Queue
@@ -37,8 +38,10 @@ def work(seconds, enqueued_by):
 
 
 def enqueue(seconds, release):
+    # An id of letters and digits only, as GET /jobs/<id> takes.
     job = Queue(QUEUE, connection=connection()).enqueue(
-        work, seconds, release, job_timeout=max(60, int(seconds) * 2), result_ttl=86400, failure_ttl=86400)
+        work, seconds, release, job_id=uuid.uuid4().hex,
+        job_timeout=max(60, int(seconds) * 2), result_ttl=86400, failure_ttl=86400)
     return job.id
 
 
