@@ -159,17 +159,23 @@ def test_a_deploy_while_a_slow_job_runs_lets_it_finish_on_the_old_code(
     stop = background_requests(DOMAIN)
     play = start_playbook(DEPLOY, "--limit", host.backend.get_hostname(), *deploy_args(new))
     output = []
-    for line in play.stdout:
-        output.append(line)
-        if line.startswith("TASK [Move the workers to it]"):
-            break
-    # The web process is live on the new release; the workers still run the
-    # old one, and one takes this job before the deploy stops it.
-    slow = enqueue(host, seconds=8)
-    wait_for_job(host, slow, state="running", timeout=10)
-    queued = [enqueue(host) for _attempt in range(3)]
-    output.extend(play.stdout)
-    play.wait(timeout=600)
+    try:
+        for line in play.stdout:
+            output.append(line)
+            if line.startswith("TASK [Move the workers to it]"):
+                break
+        # The web process is live on the new release; the workers still run the
+        # old one, and one takes this job before the deploy stops it.
+        slow = enqueue(host, seconds=8)
+        wait_for_job(host, slow, state="running", timeout=10)
+        queued = [enqueue(host) for _attempt in range(3)]
+        output.extend(play.stdout)
+        play.wait(timeout=600)
+    finally:
+        # A failure above must not leave the deploy holding the lock.
+        if play.poll() is None:
+            play.kill()
+            play.wait()
     report = stop()
     record("deploy while a worker runs an 8 s job: requests through nginx", host.backend.get_hostname(),
            sent=report["sent"], failed=report["failed"])
