@@ -314,4 +314,3 @@ def test_remove_needs_the_application_named(tmp_path, given, variable):
     assert result.returncode != 0, output
     assert variable in output and "Nothing was removed." in output, output
     assert "Take the site out" not in output and "Remove its service" not in output, output
-
