@@ -8,7 +8,8 @@ host (from v2); rollback.yml back to v1 on the whole fleet (from v2); a
 branch that moves between the two servers' turns; a firewall that shuts the
 proxy out; requests straight to an application server's port from
 elsewhere (refused), and through the proxy (the real client seen); one
-application server stopped outright (at v1, started again afterwards).
+application server stopped outright (at v1, started again afterwards); a
+scheduled job added by a deploy, run by the first application server only.
 Each test starts from the release it names, deployed first when another
 test left a different one live.
 """
@@ -271,3 +272,36 @@ def test_one_application_server_stopped_outright_leaves_the_site_answering(fleet
     assert report["sent"] > 100
     assert report["failed"] == 0, report["errors"]
     assert served(fleet) == {"v1"}
+
+
+TICKS = f"{ROOT}/shared/instance/ticks.jsonl"
+
+
+@pytest.mark.usefixtures("v1_live")
+def test_a_scheduled_job_runs_on_one_application_server_only(
+        fleet, run_playbook_on_fleet, site_url, local_request_loop):
+    """flask_app_timers on a fleet: the first server of group app runs the
+    job, from its live release; the other has none of its units."""
+    timers = {"tick": {"command": "python hello_tick.py", "on_calendar": "*:*:0/2"}}
+    for host in (fleet[APP1], fleet[APP2]):
+        host.run_expect([0], f"rm -f {TICKS}")
+    try:
+        run, report = under_load(local_request_loop, site_url, lambda: run_playbook_on_fleet(
+            DEPLOY, "-e", json.dumps({"flask_app_version": "v1", "flask_app_timers": timers})),
+            "(h) a deploy adding a scheduled job")
+        assert run.rc == 0, run.output[-3000:]
+        assert report["sent"] > 0 and report["failed"] == 0, report["errors"]
+        assert fleet[APP1].service("hello-tick.timer").is_running
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not fleet[APP1].file(TICKS).exists:
+            time.sleep(1)
+        ticks = [json.loads(line) for line in fleet[APP1].file(TICKS).content_string.splitlines()]
+        assert ticks and {tick["release"] for tick in ticks} == {"v1"}
+        for unit in ("hello-tick.timer", "hello-tick.service"):
+            assert not fleet[APP2].file(f"/etc/systemd/system/{unit}").exists, unit
+        time.sleep(3)
+        assert not fleet[APP2].file(TICKS).exists, "the job ran on the second server too"
+    finally:
+        run = run_playbook_on_fleet(DEPLOY, "-e", json.dumps({"flask_app_version": "v1", "flask_app_timers": {}}))
+        assert run.rc == 0, run.output[-3000:]
+    assert not fleet[APP1].file("/etc/systemd/system/hello-tick.timer").exists
