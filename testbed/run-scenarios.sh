@@ -20,6 +20,7 @@ cd "$TESTBED_ROOT" || exit
 # "CRITICAL 'molecule/default/molecule.yml' glob failed. Exiting." when there
 # is none; it then carries on. The summary below is what counts.
 declare -a summary=()
+declare -a failed_scenarios=()
 failed=0
 total=0
 logs="$TESTBED_STATE/logs"
@@ -31,6 +32,7 @@ note() {
   if [ "$2" -ne 0 ]; then
     result=FAILED
     failed=$((failed + 1))
+    failed_scenarios+=("$1")
   fi
   total=$((total + 1))
   summary+=("$(printf '%-12s %-6s %4ss%s' "$1" "$result" "$3" "${4:+  (side by side: $4)}")")
@@ -51,7 +53,7 @@ for group in "$@"; do
     log "scenario $group"
     start=$SECONDS
     rc=0
-    run "$group" || rc=$?
+    run "$group" 2>&1 | tee "$logs/$group.log" || rc=$?
     note "$group" "$rc" "$((SECONDS - start))"
     continue
   fi
@@ -77,6 +79,15 @@ for group in "$@"; do
     read -r rc seconds <"$logs/$scenario.result"
     note "$scenario" "$rc" "$seconds" "$beside"
   done
+done
+
+# What failed, from each failed scenario's log: the lines that say so (a
+# test's assertion, a task's error), so that the end of the output, which
+# is all some CI systems show, names it.
+for scenario in "${failed_scenarios[@]}"; do
+  printf '\nWhat failed in %s (the whole output: %s):\n' "$scenario" "$logs/$scenario.log"
+  sed 's/\x1b\[[0-9;]*m//g; s/^[[:space:]]*│[[:space:]]\{0,1\}//' "$logs/$scenario.log" |
+    grep -E '^(FAILED|ERROR) |^E   |fatal: \[|Idempotence test failed|^CRITICAL Ansible return code' | head -n 60
 done
 
 printf '\nScenarios:\n'

@@ -601,6 +601,187 @@ def check_record(value, fields, **_):
     return value
 
 
+
+# --- several applications (flaskops_apps) ----------------------------------
+
+# Each entry's keys and the role variable each one sets. Settings an
+# application shares with the others fall back to the inventory's value of
+# that variable, then to the role's default; settings that make it an
+# application of its own (its name, root, bind, domains, static folder)
+# come from its entry or from its name, never from another's.
+APP_SHARED = {
+    "repo": ("flask_app_repo", None),
+    "version": ("flask_app_version", "main"),
+    "wsgi_app": ("flask_app_wsgi_app", ""),
+    "env": ("flask_app_env", {}),
+    "secret_env": ("flask_app_secret_env", {}),
+    "processes": ("flask_app_processes", {}),
+    "timers": ("flask_app_timers", {}),
+}
+APP_OWN = {
+    "name": "flask_app_name",
+    "root": "flask_app_root",
+    "bind": "gunicorn_bind",
+    "server_name": "nginx_proxy_server_name",
+    "aliases": "nginx_proxy_server_aliases",
+    "static_dir": "nginx_proxy_static_dir",
+    "upstreams": "nginx_proxy_upstreams",
+}
+APP_FIELDS = {
+    "name": ["name", {}, True],
+    "repo": ["repo", {}, False],
+    "version": ["git_ref", {}, False],
+    "wsgi_app": ["wsgi", {}, False],
+    "env": ["dict", {"keys": "env_name", "values": "line", "value_options": {"empty": True}}, False],
+    "secret_env": ["dict", {"keys": "env_name"}, False],
+    "processes": ["dict", {"keys": "name"}, False],
+    "timers": ["dict", {"keys": "name"}, False],
+    "root": ["path", {"system": "refuse", "hidden": "refuse", "data": "refuse", "dotted": "refuse"}, False],
+    "bind": ["bind", {}, False],
+    "server_name": ["domain", {"no_www": True}, False],
+    "aliases": ["list", {"elements": "domain", "unique": True}, False],
+    "static_dir": ["path", {"hidden": "refuse", "data": "refuse"}, False],
+    "upstreams": ["list", {"elements": "upstream", "min_length": 1}, False],
+}
+# gunicorn_bind's default (the roles' defaults/main.yml; a unit test
+# compares them).
+DEFAULT_BIND = "127.0.0.1:8000"
+
+
+def unix_bind(name):
+    """An application's bind when nginx runs on its host: a socket of its own."""
+    return f"unix:/run/gunicorn-{name}.sock"
+
+
+def app_vars(entry, host, colocated):
+    """The role variables of one entry of flaskops_apps on a host whose own
+    variables are HOST (a mapping) and which runs nginx when COLOCATED."""
+    name = entry["name"]
+    found = {"flask_app_name": name}
+    for key, (variable, default) in APP_SHARED.items():
+        found[variable] = entry[key] if key in entry else host.get(variable, default)
+    found["flask_app_root"] = entry.get("root", f"/srv/{name}")
+    if "bind" in entry:
+        found["gunicorn_bind"] = entry["bind"]
+    elif colocated:
+        found["gunicorn_bind"] = unix_bind(name)
+    else:
+        found["gunicorn_bind"] = host.get("gunicorn_bind", DEFAULT_BIND)
+    found["nginx_proxy_server_name"] = entry.get("server_name", host.get("nginx_proxy_server_name"))
+    found["nginx_proxy_server_aliases"] = entry.get("aliases", [])
+    found["nginx_proxy_static_dir"] = entry.get("static_dir", "")
+    found["nginx_proxy_upstreams"] = entry.get("upstreams", [found["gunicorn_bind"]])
+    return found
+
+
+def domains_of(found):
+    """The names a site answers for: its domain, www.<domain> (redirected),
+    and its aliases, without case."""
+    server = str(found.get("nginx_proxy_server_name") or "").lower()
+    names = {server, f"www.{server}"} if server else set()
+    return names | {str(alias).lower() for alias in found.get("nginx_proxy_server_aliases") or []}
+
+
+def bind_key(bind):
+    """What two binds would both take: a socket path, or an address family's
+    port (an unspecified address takes the port on every address)."""
+    info = bind_info(bind)
+    if info["kind"] == "unix":
+        return ("unix", info["path"])
+    return ("tcp", info["port"], info["host"] if info["scope"] != "public" else "*")
+
+
+def binds_clash(left, right):
+    if left[0] != right[0]:
+        return False
+    if left[0] == "unix":
+        return left == right
+    return left[1] == right[1] and "*" in (left[2], right[2]) or left == right
+
+
+def check_apps(value, host=None, colocated=False, public=False, **_):
+    """flaskops_apps: a list of applications, each a map of APP_FIELDS, no
+    two with the same name, root, bind or domain on this host."""
+    if not isinstance(value, (list, tuple)):
+        raise Invalid("must be a list of applications, each a map with a name")
+    if not value:
+        raise Invalid("must list at least one application (leave it out for the single application of "
+                      "flask_app_name)")
+    host = host if host is not None else {}
+    seen = []
+    for index, entry in enumerate(value):
+        named = isinstance(entry, dict) and isinstance(entry.get("name"), str) and NAME.fullmatch(entry["name"])
+        label = f"entry {index + 1}" + (f" ({entry['name']})" if named else "")
+        try:
+            check_record(entry, dict(APP_FIELDS, bind=["bind", {"public": public}, False]))
+        except Invalid as error:
+            raise Invalid(f"{label} {error.reason}", quote=False) from None
+        found = app_vars(entry, host, colocated)
+        for key, variable in (("repo", "flask_app_repo"), ("server_name", "nginx_proxy_server_name")):
+            if not found.get(variable):
+                raise Invalid(f"{label} needs {key} (or {variable} for every application)", quote=False)
+        for other_label, other in seen:
+            clash = None
+            if other["flask_app_name"] == found["flask_app_name"]:
+                clash = "its name", "each application needs a name of its own"
+            elif is_under(found["flask_app_root"], [other["flask_app_root"]]) or is_under(
+                    other["flask_app_root"], [found["flask_app_root"]]):
+                clash = (f"its root ({found['flask_app_root']} and {other['flask_app_root']})",
+                         "an application's root holds nothing of another's")
+            elif binds_clash(bind_key(found["gunicorn_bind"]), bind_key(other["gunicorn_bind"])):
+                clash = (f"its bind ({found['gunicorn_bind']} and {other['gunicorn_bind']})",
+                         "give each application its own bind (on a fleet, its own port)")
+            else:
+                shared = sorted(domains_of(found) & domains_of(other))
+                if shared:
+                    clash = (f"the domain {shared[0]}",
+                             "names are compared without case, and www.<server_name> belongs to its site")
+            if clash:
+                raise Invalid(f"{label} shares {clash[0]} with {other_label}: {clash[1]}", quote=False)
+        seen.append((label, found))
+    return value
+
+
+def app_names(apps):
+    """The names flaskops_apps gives, as far as it reads as a list of maps
+    (for the choices of flaskops_app; check_apps says what is wrong)."""
+    if not isinstance(apps, (list, tuple)):
+        return []
+    return [entry.get("name") for entry in apps if isinstance(entry, dict) and isinstance(entry.get("name"), str)]
+
+
+def app_settings(apps, hostvars, groups, host, selected=""):
+    """The applications a run acts on, on HOST: each as the role variables
+    its entry of flaskops_apps sets (all of them, or the one named
+    SELECTED). On a proxy, an application's upstreams are its bind on every
+    server of group app that lists it (a unix socket on this host only).
+    Without flaskops_apps (APPS none): one empty entry, the inventory's own
+    application, whose variables the run leaves as they are.
+    """
+    if apps is None:
+        return [{}]
+    mine = hostvars[host]
+    web = list(groups.get("web", []))
+    found = []
+    for entry in apps:
+        if selected and entry["name"] != selected:
+            continue
+        settings = app_vars(entry, mine, host in web)
+        if "upstreams" not in entry and host in web:
+            upstreams = []
+            for server in groups.get("app", []):
+                theirs = next((other for other in hostvars[server].get("flaskops_apps") or []
+                               if other.get("name") == entry["name"]), None)
+                if theirs is None:
+                    continue
+                bind = app_vars(theirs, hostvars[server], server in web)["gunicorn_bind"]
+                if server == host or not str(bind).startswith("unix:"):
+                    upstreams.append(bind)
+            settings["nginx_proxy_upstreams"] = upstreams or settings["nginx_proxy_upstreams"]
+        found.append(settings)
+    return found
+
+
 TYPES = {
     "name": check_name, "account": check_account, "domain": check_domain, "path": check_path,
     "relative_path": check_relative_path, "filename": check_filename, "url_path": check_url_path,
@@ -613,7 +794,7 @@ TYPES = {
     "choice": check_choice, "pem": check_pem, "service_overrides": check_service_overrides,
     "login": check_login, "python_name": check_python_name, "url_prefix": check_url_prefix,
     "upstream": check_upstream, "any": check_any, "list": check_list, "dict": check_dict,
-    "record": check_record,
+    "record": check_record, "apps": check_apps,
 }
 
 
@@ -670,4 +851,6 @@ class FilterModule:
             "bind_info": safe_bind_info,
             "network_family": network_family,
             "same_domain": same_domain,
+            "app_settings": app_settings,
+            "app_names": app_names,
         }

@@ -29,13 +29,20 @@ IMPORTS = {"import_playbook", "ansible.builtin.import_playbook"}
 TASK_FILES = {f"{prefix}{kind}_tasks" for prefix in ("", "ansible.builtin.") for kind in ("include", "import")}
 
 
-def inclusions(tasks, base):
-    """The tasks (blocks and task files of BASE looked into) that include a role with tasks_from."""
+def inclusions(tasks, base, step=None):
+    """The tasks (blocks and task files of BASE looked into) that include a
+    role with tasks_from. A task file named by __flaskops_step (tasks/app_step.yml
+    runs one for each application) is the one its caller names."""
     for task in tasks or []:
         for key in ("block", "rescue", "always"):
-            yield from inclusions(task.get(key), base)
+            yield from inclusions(task.get(key), base, step)
         for key in TASK_FILES & set(task):
-            yield from inclusions(yaml.safe_load((base / task[key]).read_text()), base)
+            inner = (task.get("vars") or {}).get("__flaskops_step", step)
+            name = inner if task[key] == "{{ __flaskops_step }}" else task[key]
+            if name == inner and task.get("vars", {}).get("flask_app_name"):
+                continue  # the same step for an entry of flaskops_apps: checked once
+            path = base / name
+            yield from inclusions(yaml.safe_load(path.read_text()), path.parent, inner)
         for key in INCLUDES & set(task):
             if isinstance(task[key], dict) and "tasks_from" in task[key]:
                 yield task[key], task.get("vars") or {}
