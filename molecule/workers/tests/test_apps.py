@@ -104,7 +104,7 @@ def test_two_applications_from_one_inventory_then_one_removed(host, apps_invento
     assert host.run("systemctl show -p User --value second.service").stdout.strip() == "second"
     # Its own secret and queue, not hello's.
     env = host.file("/srv/second/shared/second.env")
-    assert env.mode & 0o007 == 0 and env.contains("SECRET_KEY=second-app-secret") and env.contains("HELLO_QUEUE=second")
+    assert env.mode & 0o007 == 0 and env.contains('SECRET_KEY="second-app-secret"') and env.contains('HELLO_QUEUE="second"')
     assert not host.file("/srv/hello/shared/hello.env").contains("second-app-secret")
 
     rc, output, changed = playbook(host, SITE, *both)
