@@ -601,7 +601,6 @@ def check_record(value, fields, **_):
     return value
 
 
-
 # --- several applications (flaskops_apps) ----------------------------------
 
 # Each entry's keys and the role variable each one sets. Settings an

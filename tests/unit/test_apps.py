@@ -43,8 +43,8 @@ def test_two_applications_on_one_host_get_a_socket_each():
     groups = {"app": ["web1"], "web": ["web1"]}
     found = inputs.app_settings([HELLO, SHOP], hostvars, groups, "web1")
     assert [app["gunicorn_bind"] for app in found] == ["unix:/run/gunicorn-hello.sock", "unix:/run/gunicorn-shop.sock"]
-    assert [app["nginx_proxy_upstreams"] for app in found] == [["unix:/run/gunicorn-hello.sock"],
-                                                                ["unix:/run/gunicorn-shop.sock"]]
+    assert [app["nginx_proxy_upstreams"] for app in found] == [
+        ["unix:/run/gunicorn-hello.sock"], ["unix:/run/gunicorn-shop.sock"]]
     assert [app["flask_app_root"] for app in found] == ["/srv/hello", "/srv/shop"]
     assert inputs.app_settings([HELLO, SHOP], hostvars, groups, "web1", "shop")[0]["flask_app_name"] == "shop"
 
@@ -160,4 +160,5 @@ def test_site_refuses_before_any_change(tmp_path, given, expected):
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     assert expected in output and "Nothing was changed." in output, output
-    assert "TASK [flaskops.stack." not in output.split("Check the applications of the run", 1)[1].replace("TASK [flaskops.stack.common : Validating", ""), output
+    after_the_check = output.split("Check the applications of the run", 1)[1]
+    assert "TASK [flaskops.stack." not in after_the_check.replace("TASK [flaskops.stack.common : Validating", ""), output
