@@ -14,7 +14,7 @@ SUITES ?= bookworm trixie
 # those joined by "/" one after the other, beside the rest of their group
 # (gunicorn and site bound a request's time: they run alone). "sanity" is
 # ansible-test sanity on both cores (make sanity alone).
-SCENARIOS ?= flask_app+multihost gunicorn site cores/acme/nginx_proxy+workers+runs/sanity
+SCENARIOS ?= flask_app+multihost gunicorn site cores/acme/nginx_proxy+workers/sanity+runs
 DEMO_SUITE ?= bookworm
 DEMO_SSH_PORT ?= 2222
 DEMO_HTTP_PORT ?= 8080
