@@ -7,20 +7,11 @@ The entries are checked by the collection's one validation plugin (type
 step of one application.
 """
 
-import importlib.util
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 import yaml
+from collection_files import ROOT, check_playbook, load
 
-ROOT = Path(__file__).resolve().parents[2]
-SPEC = importlib.util.spec_from_file_location("inputs", ROOT / "plugins" / "filter" / "inputs.py")
-inputs = importlib.util.module_from_spec(SPEC)
-SPEC.loader.exec_module(inputs)
+inputs = load("inputs", "plugins/filter/inputs.py")
 
 HELLO = {"name": "hello", "repo": "https://example.invalid/hello.git", "server_name": "hello.test"}
 SHOP = {"name": "shop", "repo": "https://example.invalid/shop.git", "server_name": "shop.test"}
@@ -147,18 +138,8 @@ def test_a_secret_is_never_quoted():
 def test_site_refuses_before_any_change(tmp_path, given, expected):
     """site.yml stops in its first play, before any role runs, naming the
     setting (in check mode, so a missed check could change nothing)."""
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({"all": {"children": {
-        "app": {"hosts": {"localhost": {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}}},
-        "web": {"hosts": {"localhost": {}}}}}}))
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(given))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
-    result = subprocess.run(
-        ["ansible-playbook", "--check", "-i", str(inventory), "-e", f"@{extra}", str(ROOT / "playbooks" / "site.yml")],
-        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT, check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    rc, output = check_playbook(tmp_path, "site.yml", {"app": {}, "web": {}}, given)
+    assert rc != 0, output
     assert expected in output and "Nothing was changed." in output, output
     after_the_check = output.split("Check the applications of the run", 1)[1]
     assert "TASK [flaskops.stack." not in after_the_check.replace("TASK [flaskops.stack.common : Validating", ""), output

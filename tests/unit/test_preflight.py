@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from collection_files import check_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -300,17 +301,7 @@ def test_credentials_in_the_repository_url_are_never_shown(tmp_path, password):
 def test_remove_needs_the_application_named(tmp_path, given, variable):
     """playbooks/remove.yml removes nothing unless flaskops_app names the
     inventory's application, and it says which setting is wrong."""
-    inventory = tmp_path / "hosts.yml"
-    inventory.write_text(json.dumps({"all": {"children": {"app": {"hosts": {"localhost": {
-        "ansible_connection": "local", "ansible_python_interpreter": sys.executable,
-        "flask_app_name": "hello"}}}}}}))
-    extra = tmp_path / "vars.json"
-    extra.write_text(json.dumps(given))
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
-    result = subprocess.run(
-        ["ansible-playbook", "--check", "-i", str(inventory), "-e", f"@{extra}", str(ROOT / "playbooks" / "remove.yml")],
-        capture_output=True, text=True, env=env, timeout=120, cwd=ROOT, check=False)
-    output = result.stdout + result.stderr
-    assert result.returncode != 0, output
+    rc, output = check_playbook(tmp_path, "remove.yml", {"app": {"flask_app_name": "hello"}}, given)
+    assert rc != 0, output
     assert variable in output and "Nothing was removed." in output, output
     assert "Take the site out" not in output and "Remove its service" not in output, output
