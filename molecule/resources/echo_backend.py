@@ -5,8 +5,13 @@ headers), every POST with the size of the body it read, and logs each
 request's path and method, so tests can see exactly what nginx forwarded,
 whether a request reached the application at all, and how many times.
 Paths under /status/CODE/ answer CODE; paths under /slow/SECONDS/ answer
-after that many seconds.
+after that many seconds; paths under /stream/COUNT/ answer COUNT lines, one
+every half second, as they are written (chunked); a WebSocket handshake
+(Upgrade: websocket) is accepted and every text message echoed back.
 """
+
+import base64
+import hashlib
 
 import json
 import re
@@ -34,7 +39,50 @@ class EchoHandler(BaseHTTPRequestHandler):
         self.wfile.write(body)
         return True
 
+    def stream(self, count):
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for number in range(count):
+            line = f"data: {number} {time.time():.3f}\n\n".encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(line), line))
+            self.wfile.flush()
+            time.sleep(0.5)
+        self.wfile.write(b"0\r\n\r\n")
+
+    def websocket(self):
+        """RFC 6455, as far as an echo of unfragmented text frames needs."""
+        key = self.headers["Sec-WebSocket-Key"].encode()
+        accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+        self.send_response(101)
+        self.send_header("Upgrade", "websocket")
+        self.send_header("Connection", "Upgrade")
+        self.send_header("Sec-WebSocket-Accept", accept.decode())
+        self.end_headers()
+        self.wfile.flush()
+        while True:
+            head = self.rfile.read(2)
+            if len(head) < 2 or head[0] & 0x0F == 0x8:
+                return
+            length = head[1] & 0x7F
+            if length == 126:
+                length = int.from_bytes(self.rfile.read(2), "big")
+            mask = self.rfile.read(4)
+            data = bytes(byte ^ mask[index % 4] for index, byte in enumerate(self.rfile.read(length)))
+            reply = b"echo: " + data
+            self.wfile.write(bytes([0x81, len(reply)]) + reply)
+            self.wfile.flush()
+
     def do_GET(self):  # noqa: N802 (http.server's naming)
+        if self.headers.get("Upgrade", "").lower() == "websocket":
+            self.websocket()
+            self.close_connection = True
+            return
+        streamed = re.search(r"/stream/([0-9]+)/", self.path)
+        if streamed:
+            self.stream(int(streamed.group(1)))
+            return
         if self.misbehave():
             return
         body = json.dumps(

@@ -601,6 +601,69 @@ def check_record(value, fields, **_):
     return value
 
 
+def check_nginx_directive(value, **_):
+    """One nginx directive of the user's, on one line and ending with ";":
+    no block (a location of nginx_proxy_locations holds those), and no
+    second directive outside quotes. nginx -t judges the rest."""
+    text = check_line(value)
+    unquoted = re.sub(r'"(\\.|[^"\\])*"|\'(\\.|[^\'\\])*\'', '""', text.strip())
+    if not re.fullmatch(r"[a-z_][a-z0-9_]*(\s[^;{}#]*)?;", unquoted):
+        raise Invalid("must be one nginx directive ending with \";\" (a name, its arguments, no braces, "
+                      "no second directive and no comment)")
+    return text
+
+
+def check_rate(value, **_):
+    """A limit_req rate: requests a second or a minute."""
+    return full(re.compile(r"[1-9][0-9]{0,5}r/[sm]"), value, "a rate of requests a second or a minute (5r/s, 30r/m)")
+
+
+def check_rate_limit(value, **_):
+    """One zone of nginx_proxy_rate_limits."""
+    return check_record(value, {"rate": ["rate", {}, True], "burst": ["count", {"minimum": 0, "maximum": 100000}, False],
+                                "size": ["size", {}, False]})
+
+
+LOCATION_MATCHES = ("prefix", "exact", "prefix_no_regex", "regex", "regex_nocase")
+
+
+def check_nginx_location(value, **_):
+    """One entry of nginx_proxy_locations."""
+    check_record(value, {
+        "path": ["line", {"spaces": False}, True],
+        "match": ["choice", {"choices": LOCATION_MATCHES}, False],
+        "directives": ["list", {"elements": "nginx_directive"}, False],
+        "proxy": ["bool", {}, False],
+        "websocket": ["bool", {}, False],
+        "streaming": ["bool", {}, False],
+        "read_timeout": ["count", {"maximum": 86400}, False],
+        "allow": ["list", {"elements": "network", "min_length": 1}, False],
+        "rate_limit": ["name", {"reserved": False}, False],
+    })
+    match = value.get("match", "prefix")
+    path = value["path"]
+    if match.startswith("regex"):
+        if re.search(r"[{};\"'#]", path):
+            raise Invalid(f"has a path {shown(path)} that must be a regular expression without braces, "
+                          "\";\", quotes or \"#\"", quote=False)
+    else:
+        try:
+            check_url_path(path)
+        except Invalid as error:
+            raise Invalid(f"has a path {shown(path)} that {error.reason}", quote=False) from None
+        if match in ("prefix", "prefix_no_regex") and path == "/":
+            raise Invalid("has the path / as a prefix, which is the role's own location (use "
+                          "nginx_proxy_server_directives for the whole site)", quote=False)
+    proxy = check_bool(value.get("proxy", True))
+    if not proxy and (check_bool(value.get("websocket", False)) or check_bool(value.get("streaming", False))):
+        raise Invalid("has websocket or streaming without proxy: they are settings of the proxy to the "
+                      "application", quote=False)
+    if not proxy and not value.get("directives"):
+        raise Invalid("needs directives when it does not proxy to the application (a return, an alias)",
+                      quote=False)
+    return value
+
+
 # --- several applications (flaskops_apps) ----------------------------------
 
 # Each entry's keys and the role variable each one sets. Settings an
@@ -793,7 +856,8 @@ TYPES = {
     "choice": check_choice, "pem": check_pem, "service_overrides": check_service_overrides,
     "login": check_login, "python_name": check_python_name, "url_prefix": check_url_prefix,
     "upstream": check_upstream, "any": check_any, "list": check_list, "dict": check_dict,
-    "record": check_record, "apps": check_apps,
+    "record": check_record, "apps": check_apps, "nginx_directive": check_nginx_directive,
+    "nginx_location": check_nginx_location, "rate": check_rate, "rate_limit": check_rate_limit,
 }
 
 

@@ -1,0 +1,134 @@
+"""The escape hatch: a site's own directives and locations
+(nginx_proxy_server_directives, nginx_proxy_locations), through real
+requests to the converged example.test site, and a directive nginx refuses,
+which never goes live."""
+
+import json
+import os
+import shlex
+from pathlib import Path
+
+SITE = "example.test"
+CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
+
+# On the test host: when each line of a streamed answer arrives, in seconds
+# since the request started.
+ARRIVALS = """
+import http.client, json, sys, time
+start = time.monotonic()
+connection = http.client.HTTPConnection("127.0.0.1", 80, timeout=20)
+connection.request("GET", sys.argv[1], headers={"Host": "example.test"})
+answer = connection.getresponse()
+arrivals = []
+while True:
+    line = answer.fp.readline()
+    if not line:
+        break
+    if line.startswith(b"data: "):
+        arrivals.append(round(time.monotonic() - start, 2))
+print(json.dumps({"status": answer.status, "arrivals": arrivals}))
+"""
+
+# On the test host: a WebSocket handshake through nginx on PATH, one masked
+# text message, and what comes back.
+WEBSOCKET = """
+import base64, json, os, socket, sys
+connection = socket.create_connection(("127.0.0.1", 80), timeout=10)
+key = base64.b64encode(os.urandom(16)).decode()
+connection.sendall((f"GET {sys.argv[1]} HTTP/1.1\\r\\nHost: example.test\\r\\nUpgrade: websocket\\r\\n"
+                    f"Connection: Upgrade\\r\\nSec-WebSocket-Key: {key}\\r\\nSec-WebSocket-Version: 13\\r\\n\\r\\n").encode())
+head = b""
+while b"\\r\\n\\r\\n" not in head:
+    chunk = connection.recv(1)
+    if not chunk:
+        break
+    head += chunk
+status = int(head.split()[1])
+reply = ""
+if status == 101:
+    mask, data = os.urandom(4), b"hello"
+    connection.sendall(bytes([0x81, 0x80 | len(data)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(data)))
+    frame = connection.recv(2)
+    reply = connection.recv(frame[1] & 0x7F).decode()
+print(json.dumps({"status": status, "reply": reply}))
+"""
+
+
+def on_host(host, script, argument):
+    return json.loads(host.check_output(f"python3 -c {shlex.quote(script)} {argument}"))
+
+
+def test_a_directive_of_the_site_is_in_every_answer(http_get):
+    for path in ("/", "/no-such-page"):
+        answer = http_get(f"http://127.0.0.1{path}", SITE)
+        assert answer.headers["x-own-directive"] == "site; level", answer
+
+
+def test_a_location_of_its_own_answers_with_its_directives_without_the_application(host, http_get):
+    answer = http_get("http://127.0.0.1/legacy/page", SITE)
+    assert answer.status == 301 and answer.headers["location"].endswith("/new/"), answer
+    log = host.check_output("journalctl --unit echo-backend.service --no-pager --output cat")
+    assert "request /legacy/page" not in log
+
+
+def test_a_streaming_location_passes_each_line_on_as_it_is_written(host):
+    """Six lines, one every half second: through the streaming location the
+    first arrives at once; through the site's buffered location, with the
+    last."""
+    streamed = on_host(host, ARRIVALS, "/events/stream/6/")
+    buffered = on_host(host, ARRIVALS, "/buffered/stream/6/")
+    print(f"streamed: {streamed}, buffered: {buffered}")
+    assert streamed["status"] == buffered["status"] == 200
+    assert len(streamed["arrivals"]) == len(buffered["arrivals"]) == 6
+    assert streamed["arrivals"][0] < 1.5 < streamed["arrivals"][-1]
+    assert buffered["arrivals"][0] >= 2.5
+
+
+def test_a_websocket_location_upgrades_and_the_application_echoes(host):
+    assert on_host(host, WEBSOCKET, "/ws/chat") == {"status": 101, "reply": "echo: hello"}
+    # Elsewhere the Upgrade stops at nginx: a plain answer.
+    assert on_host(host, WEBSOCKET, "/chat")["status"] == 200
+
+
+def test_a_directive_nginx_refuses_never_goes_live(fleet, run_playbook_on_fleet, fleet_requests):
+    files = ["/etc/nginx/nginx.conf", f"/etc/nginx/sites-available/{SITE}.conf"]
+    before = {name: {path: host.file(path).sha256sum for path in files} for name, host in fleet.items()}
+    requests = fleet_requests(SITE, interval=0.1)
+    run = run_playbook_on_fleet(CONVERGE, "-e", json.dumps({"nginx_proxy_server_directives": ["no_such_directive on;"]}))
+    reports = requests()
+    print(f"requests during the refused run: {reports}")
+    assert run.rc != 0
+    assert "nginx -t refused the new configuration" in run.output
+    assert "no_such_directive" in run.output
+    for name, host in fleet.items():
+        assert {path: host.file(path).sha256sum for path in files} == before[name]
+        assert host.run("nginx -t").rc == 0
+        assert reports[name]["sent"] >= 50
+        assert reports[name]["failed"] == 0, reports[name]["errors"]
+
+
+def statuses(host, path, client, count):
+    """COUNT requests, one after the other as fast as curl goes,
+    to other.test from the trusted proxy (this host) for CLIENT."""
+    out = host.check_output(
+        f"for i in $(seq {count}); do curl --silent --output /dev/null --max-time 5 --write-out '%{{http_code}} ' "
+        f"--header 'Host: other.test' --header 'X-Forwarded-For: {client}' http://127.0.0.1:8081{path}; done")
+    return out.split()
+
+
+def test_past_its_burst_a_limited_location_answers_429_per_real_client(host):
+    """1 r/s with a burst of 2 on /auth/login: of six quick requests from one
+    client (as the trusted proxy in front says), the first three pass and
+    the rest get 429. Another client behind the same proxy has its own
+    count, and the rest of the site is not limited."""
+    first = statuses(host, "/auth/login", "198.51.100.7", 6)
+    assert first[:3] == ["200"] * 3 and set(first[4:]) == {"429"}, first
+    assert statuses(host, "/auth/login", "198.51.100.8", 1) == ["200"]
+    assert set(statuses(host, "/elsewhere", "198.51.100.7", 6)) == {"200"}
+
+
+def test_an_allow_listed_location_answers_403_to_any_other_address(host):
+    assert statuses(host, "/admin/users", "10.9.9.5", 1) == ["200"]
+    assert statuses(host, "/admin/users", "198.51.100.7", 1) == ["403"]
+    assert host.run("curl --silent --output /dev/null --write-out '%{http_code}' --header 'Host: other.test' "
+                    "http://127.0.0.1:8081/admin/users").stdout == "403"
