@@ -5,7 +5,9 @@ which never goes live."""
 
 import json
 import os
+import re
 import shlex
+import uuid
 from pathlib import Path
 
 SITE = "example.test"
@@ -132,3 +134,20 @@ def test_an_allow_listed_location_answers_403_to_any_other_address(host):
     assert statuses(host, "/admin/users", "198.51.100.7", 1) == ["403"]
     assert host.run("curl --silent --output /dev/null --write-out '%{http_code}' --header 'Host: other.test' "
                     "http://127.0.0.1:8081/admin/users").stdout == "403"
+
+
+def test_a_json_access_log_line_carries_the_request_id_the_client_and_the_application_got(host, http_get):
+    """example.test logs to a file of its own in the json format. A client's
+    own X-Request-ID is not kept (nginx_proxy_request_id_trusted is false)."""
+    path = f"/logged-{uuid.uuid4().hex}"
+    answer = http_get(f"http://127.0.0.1{path}", SITE, "--header 'X-Request-ID: chosen-by-the-client'")
+    request_id = answer.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", request_id), answer.headers
+    assert json.loads(answer.body)["headers"]["x-request-id"] == request_id
+    lines = [json.loads(line) for line in
+             host.file("/var/log/nginx/example.test.access.log").content_string.splitlines() if path in line]
+    assert len(lines) == 1, lines
+    logged = lines[0]
+    assert logged["request_id"] == request_id and logged["status"] == 200, logged
+    assert logged["request"] == f"GET {path} HTTP/1.1" and logged["upstream"] == "127.0.0.1:8000", logged
+    assert logged["client"] == "127.0.0.1" and logged["host"] == SITE, logged
