@@ -624,6 +624,36 @@ def check_rate_limit(value, **_):
                                 "size": ["size", {}, False]})
 
 
+def check_page(value, **_):
+    """An HTML page nginx answers with itself: text, without "$" (nginx
+    would read a variable there), at most 64 KiB."""
+    text = as_text(value, "the text of an HTML page")
+    if not text.strip():
+        raise Invalid("must not be empty")
+    if "$" in text:
+        raise Invalid("must not contain \"$\", which nginx would read as a variable", quote=False)
+    if re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", text):
+        raise Invalid("must be text without control characters other than tabs and line breaks", quote=False)
+    if len(text.encode()) > 65536:
+        raise Invalid("must be at most 64 KiB", quote=False)
+    return text
+
+
+def check_error_pages(value, **_):
+    """nginx_proxy_error_pages: 502, 503 or 504 to a page."""
+    if not isinstance(value, dict):
+        raise Invalid("must be a map of 502, 503 or 504 to the text of a page")
+    for code, page in value.items():
+        if str(code) not in ("502", "503", "504"):
+            raise Invalid(f"has a key {shown(code)} that must be 502, 503 or 504 (the answers nginx gives for "
+                          "the application)", quote=False)
+        try:
+            check_page(page)
+        except Invalid as error:
+            raise Invalid(f"has a page for {code} that {error.reason}", quote=False) from None
+    return value
+
+
 LOCATION_MATCHES = ("prefix", "exact", "prefix_no_regex", "regex", "regex_nocase")
 
 
@@ -858,6 +888,7 @@ TYPES = {
     "upstream": check_upstream, "any": check_any, "list": check_list, "dict": check_dict,
     "record": check_record, "apps": check_apps, "nginx_directive": check_nginx_directive,
     "nginx_location": check_nginx_location, "rate": check_rate, "rate_limit": check_rate_limit,
+    "page": check_page, "error_pages": check_error_pages,
 }
 
 
