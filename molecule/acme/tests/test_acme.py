@@ -225,3 +225,29 @@ def test_a_name_the_ca_cannot_validate_fails_and_leaves_http_serving(
         answer = host.run("curl --silent --fail --max-time 5 --header 'Host: unvalidated.test' http://127.0.0.1/up")
         assert answer.rc == 0 and json.loads(answer.stdout)["path"] == "/up"
         assert not host.file("/etc/letsencrypt/live/unvalidated.test").exists
+
+
+def test_in_maintenance_the_acme_path_still_answers_and_the_site_does_not(fleet, run_playbook_on_fleet):
+    """nginx_proxy_maintenance on every site: HTTPS answers 503 with the
+    page, while a challenge file is still served over HTTP (a renewal during
+    maintenance works). Then off again."""
+    token = uuid.uuid4().hex
+    hosts = web_hosts(fleet)
+    for host in hosts.values():
+        host.run_expect([0], f"mkdir -p {WEBROOT}/.well-known/acme-challenge && "
+                             f"echo {token}.key > {WEBROOT}/.well-known/acme-challenge/{token}")
+    try:
+        run = run_playbook_on_fleet(CONVERGE, "-e", "nginx_proxy_maintenance=true")
+        assert run.rc == 0, run.output[-3000:]
+        for site, host in hosts.items():
+            challenge = curl(host, f"http://{site}/.well-known/acme-challenge/{token}", site, "--fail")
+            assert challenge.stdout.strip() == f"{token}.key", challenge.stderr
+            page = curl(host, f"https://{site}/", site, "--write-out '\\n%{http_code}'")
+            assert page.stdout.endswith("\n503") and "Down for maintenance" in page.stdout, page.stdout
+    finally:
+        run = run_playbook_on_fleet(CONVERGE)
+        for host in hosts.values():
+            host.run(f"rm -f {WEBROOT}/.well-known/acme-challenge/{token}")
+    assert run.rc == 0, run.output[-3000:]
+    for site, host in hosts.items():
+        assert curl(host, f"https://{site}/", site, "--fail --output /dev/null").rc == 0
