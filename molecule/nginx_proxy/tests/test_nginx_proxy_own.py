@@ -7,7 +7,6 @@ import json
 import os
 import re
 import shlex
-import subprocess
 import uuid
 from pathlib import Path
 
