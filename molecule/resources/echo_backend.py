@@ -12,7 +12,6 @@ every half second, as they are written (chunked); a WebSocket handshake
 
 import base64
 import hashlib
-
 import json
 import re
 import sys

@@ -380,6 +380,15 @@ def check_line(value, empty=False, secret=False, spaces=True, **_):
     return text
 
 
+def check_realm(value, **_):
+    """The name a browser shows when it asks for a password: one line,
+    without "$" (nginx would read a variable there)."""
+    text = check_line(value)
+    if "$" in text or len(text) > 128:
+        raise Invalid("must be at most 128 characters, without \"$\" (nginx would read a variable there)")
+    return text
+
+
 def check_login(value, **_):
     return full(LOGIN, value, "a plain user name (letters, digits and _ . + -)")
 
@@ -669,6 +678,7 @@ def check_nginx_location(value, **_):
         "read_timeout": ["count", {"maximum": 86400}, False],
         "allow": ["list", {"elements": "network", "min_length": 1}, False],
         "rate_limit": ["name", {"reserved": False}, False],
+        "basic_auth": ["bool", {}, False],
     })
     match = value.get("match", "prefix")
     path = value["path"]
@@ -888,7 +898,7 @@ TYPES = {
     "upstream": check_upstream, "any": check_any, "list": check_list, "dict": check_dict,
     "record": check_record, "apps": check_apps, "nginx_directive": check_nginx_directive,
     "nginx_location": check_nginx_location, "rate": check_rate, "rate_limit": check_rate_limit,
-    "page": check_page, "error_pages": check_error_pages,
+    "page": check_page, "realm": check_realm, "error_pages": check_error_pages,
 }
 
 

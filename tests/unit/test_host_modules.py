@@ -15,6 +15,7 @@ listening = load("listening", "plugins/modules/listening.py")
 server_names = load("nginx_server_names", "plugins/modules/nginx_server_names.py")
 run_lock = load("run_lock", "plugins/modules/run_lock.py")
 host_limits = load("host_limits", "plugins/modules/host_limits.py")
+htpasswd = load("htpasswd", "plugins/modules/htpasswd.py")
 
 
 @pytest.fixture
@@ -185,3 +186,30 @@ def test_accounts_reads_entries_as_getent_gives_them_and_nothing_for_a_missing_n
     # What flask_app reads: the home at 4, the primary group at 2, the group's id at 1.
     assert (found["users"]["root"][4], found["users"]["root"][2], found["groups"]["root"][1]) == ("/root", "0", "0")
     assert found["users"][missing] == [] and found["groups"][missing] == []
+
+
+@pytest.mark.parametrize(("password", "salt"), [
+    ("hello world", "saltstring"), ("x" * 100, "abcdefghijklmnop"), ("pä$$wörd: with spaces", "Zz./09")])
+def test_basic_auth_hashes_are_sha512_crypt_as_openssl_makes_them(password, salt):
+    """nginx checks the file's hashes with the system's crypt(): they must
+    be the $6$ hashes glibc and openssl make, for any length of password."""
+    made = subprocess.run(["openssl", "passwd", "-6", "-salt", salt, "-stdin"], input=password.encode(),
+                          capture_output=True, check=True).stdout.decode().strip()
+    assert htpasswd.sha512_crypt(password.encode(), salt) == made
+    assert htpasswd.matches(password, made) and not htpasswd.matches(password + "x", made)
+
+
+def test_a_password_file_keeps_each_hash_whose_password_did_not_change(tmp_path):
+    """A second run with the same passwords writes the same text (no change
+    to report); a changed password gets a new hash, a user left out goes."""
+    path = tmp_path / "site.htpasswd"
+    first = htpasswd.wanted_text({"reviewer": "s3cret one", "ops": "another"}, {})
+    assert [line.split(":")[0] for line in first.splitlines()] == ["ops", "reviewer"]
+    assert "s3cret" not in first and "another" not in first
+    path.write_text(first)
+    entries, text = htpasswd.read_entries(str(path))
+    assert htpasswd.wanted_text({"reviewer": "s3cret one", "ops": "another"}, entries) == text
+    changed = htpasswd.wanted_text({"reviewer": "s3cret two"}, entries)
+    assert changed.startswith("reviewer:$6$") and len(changed.splitlines()) == 1
+    assert changed != first.splitlines()[1] + "\n"
+    assert htpasswd.matches("s3cret two", changed.strip().split(":", 1)[1])

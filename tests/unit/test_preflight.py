@@ -121,6 +121,16 @@ BAD = [
     ("nginx_proxy", {"nginx_proxy_locations": [{"path": "/x/", "rate_limit": "login"}]}, "nginx_proxy_locations"),
     ("nginx_proxy", {"nginx_proxy_locations": [{"path": "/x/"}, {"path": "/x/", "match": "prefix"}]},
      "nginx_proxy_locations"),
+    ("nginx_proxy", {"nginx_proxy_locations": [{"path": "/x/", "basic_auth": "sometimes"}]}, "nginx_proxy_locations"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth": "maybe"}, "nginx_proxy_basic_auth"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth": True}, "nginx_proxy_basic_auth_users"),
+    ("nginx_proxy", {"nginx_proxy_locations": [{"path": "/x/", "basic_auth": True}]}, "nginx_proxy_basic_auth_users"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth_users": ["reviewer"]}, "nginx_proxy_basic_auth_users"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth_users": {"a:b": "s3cret-pass"}}, "nginx_proxy_basic_auth_users"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth_users": {"reviewer\n": "s3cret-pass"}}, "nginx_proxy_basic_auth_users"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth_users": {"reviewer": ""}}, "nginx_proxy_basic_auth_users"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth_realm": "Staging $host"}, "nginx_proxy_basic_auth_realm"),
+    ("nginx_proxy", {"nginx_proxy_basic_auth_realm": "Staging\n"}, "nginx_proxy_basic_auth_realm"),
     ("nginx_proxy", {"nginx_proxy_rate_limits": {"login": {"rate": "5r/h"}}}, "nginx_proxy_rate_limits"),
     ("nginx_proxy", {"nginx_proxy_rate_limits": {"login": {"rate": "5r/s\n"}}}, "nginx_proxy_rate_limits"),
     ("nginx_proxy", {"nginx_proxy_rate_limits": {"login": {"burst": 5}}}, "nginx_proxy_rate_limits"),
@@ -335,6 +345,19 @@ def test_credentials_in_the_repository_url_are_never_shown(tmp_path, password):
     assert result.returncode != 0 and "flask_app_repo" in output, output
     assert "https://git.example.invalid/hello .git" in output, output
     assert password not in output and "deploy:" not in output, output
+
+
+@pytest.mark.parametrize("password", ["Zq8first\nXk2second", "Wv5tabbed\tYj7ending\n"])
+def test_a_refused_basic_auth_password_is_never_shown(tmp_path, password):
+    """A password of basic auth that is refused (a line break in it) is
+    named by its user, never quoted."""
+    result = run_role(tmp_path, "nginx_proxy", {
+        **VALID["nginx_proxy"], "nginx_proxy_basic_auth": True,
+        "nginx_proxy_basic_auth_users": {"reviewer": password}})
+    output = result.stdout + result.stderr
+    assert result.returncode != 0 and "nginx_proxy_basic_auth_users" in output and "reviewer" in output, output
+    for part in password.split():
+        assert part not in output, output
 
 
 @pytest.mark.parametrize(("given", "variable"), [

@@ -19,7 +19,7 @@ ARRIVALS = """
 import http.client, json, sys, time
 start = time.monotonic()
 connection = http.client.HTTPConnection("127.0.0.1", 80, timeout=20)
-connection.request("GET", sys.argv[1], headers={"Host": "example.test"})
+connection.request("GET", sys.argv[1], headers={"Host": "example.test", "Connection": "close"})
 answer = connection.getresponse()
 arrivals = []
 while True:
@@ -134,6 +134,36 @@ def test_an_allow_listed_location_answers_403_to_any_other_address(host):
     assert statuses(host, "/admin/users", "198.51.100.7", 1) == ["403"]
     assert host.run("curl --silent --output /dev/null --write-out '%{http_code}' --header 'Host: other.test' "
                     "http://127.0.0.1:8081/admin/users").stdout == "403"
+
+
+REVIEWER_PASSWORD = "c0rrect horse: battery staple"
+
+
+def test_a_location_behind_basic_auth_asks_for_the_password_and_keeps_it_hashed(host):
+    """/private/ on other.test: 401 with the realm without credentials or
+    with a wrong password, the application with the right one; the rest of
+    the site asks for nothing. The file holds a hash, not the password,
+    and only root and nginx's group may read it."""
+    def fetch(credentials=None):
+        auth = f"--user {shlex.quote(credentials)} " if credentials else ""
+        return host.check_output(
+            f"curl --silent --include --max-time 5 {auth}--header 'Host: other.test' "
+            "http://127.0.0.1:8081/private/page | head -c 4000")
+
+    refused = fetch()
+    assert refused.startswith("HTTP/1.1 401"), refused
+    assert 'WWW-Authenticate: Basic realm="Other staging"' in refused, refused
+    assert fetch("reviewer:wrong").startswith("HTTP/1.1 401")
+    assert fetch("intruder:" + REVIEWER_PASSWORD).startswith("HTTP/1.1 401")
+    granted = fetch("reviewer:" + REVIEWER_PASSWORD)
+    assert granted.startswith("HTTP/1.1 200") and '"path": "/private/page"' in granted, granted
+    assert statuses(host, "/elsewhere", "198.51.100.9", 1) == ["200"]
+    password_file = host.file("/etc/nginx/flaskops-auth/other.test.htpasswd")
+    assert (password_file.user, password_file.group, password_file.mode) == ("root", "www-data", 0o640)
+    assert password_file.content_string.startswith("reviewer:$6$")
+    assert "c0rrect" not in password_file.content_string
+    folder = host.file("/etc/nginx/flaskops-auth")
+    assert (folder.user, folder.group, folder.mode) == ("root", "www-data", 0o750)
 
 
 def test_a_json_access_log_line_carries_the_request_id_the_client_and_the_application_got(host, http_get):
