@@ -22,7 +22,11 @@ project's playbooks, and measures, in one run:
    15 s, 30 s timeout) against our site, gunicorn alone and a tutorial's
    nginx (Debian's stock nginx.conf and the tutorial's site, a second nginx
    on port 8082): answers, failures (a non-2xx/3xx answer or a socket
-   error) and the peak memory of nginx's processes.
+   error) and the peak memory of nginx's processes;
+7. slow clients: the throughput of 16 ordinary clients (wrk) through our
+   site and to gunicorn alone, without and then with 64 slow clients
+   (bench/slow_clients.py) trickling requests and reading answers slowly,
+   turn by turn in every round.
 
 Traffic never leaves the host's loopback. Results go to
 .testbed/bench/results.json; bench/report.py writes docs/benchmarks.md.
@@ -72,6 +76,10 @@ STATIC = {"small": "/static/hello.css", "large": "/static/bench-1m.bin"}
 # tutorial's nginx (bench/tutorial-nginx.conf) with its pid file.
 CLIENTS = tuple(int(n) for n in os.environ.get("BENCH_CLIENTS", "1000,4000,10000").split(","))
 CROWD_SECONDS = int(os.environ.get("BENCH_CROWD_SECONDS", "15"))
+# Slow clients (bench/slow_clients.py) and how long the ordinary ones are
+# measured beside them.
+SLOW_CLIENTS = int(os.environ.get("BENCH_SLOW_CLIENTS", "64"))
+SLOW_SECONDS = 5
 CROWD_TARGETS = {"ours": (80, "/run/nginx.pid"), "gunicorn": (8000, None), "tutorial": (8082, "/run/nginx-tutorial.pid")}
 
 # Settings tried against the defaults: extra variables for two-apps.yml
@@ -379,6 +387,43 @@ def measure_concurrency():
     return results
 
 
+def ordinary(port, seconds):
+    """16 ordinary clients for SECONDS: answers a second (2xx only), and failures."""
+    out = on_host(f"wrk -t2 -c16 -d{seconds}s --timeout 10s -H 'Host: hello.test' http://127.0.0.1:{port}/")
+    answers = int(re.search(r"(\d+) requests in", out)[1])
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    failed = (sum(int(n) for n in errors.groups()) if errors else 0) + (int(non_2xx[1]) if non_2xx else 0)
+    return {"rps": round((answers - (int(non_2xx[1]) if non_2xx else 0)) / seconds, 1), "failed": failed}
+
+
+def measure_slow_clients():
+    """Per round and target: ordinary clients alone, then beside the slow
+    ones (started 3 s before, so they hold what they can), then a pause for
+    the target to recover (gunicorn's timeout ends a worker a slow client
+    holds)."""
+    log(f"slow clients: {SLOW_CLIENTS} slow ones beside 16 ordinary ones, our site and gunicorn alone")
+    run(["podman", "cp", str(ROOT / "bench" / "slow_clients.py"), f"{HOST}:/usr/local/bin/slow_clients.py"])
+    samples = {}
+    for _ in range(ROUNDS):
+        for target, port in (("ours", 80), ("gunicorn", PAGES["hello"]["gunicorn"])):
+            samples.setdefault(f"{target}/alone", []).append(ordinary(port, SLOW_SECONDS))
+            run(["podman", "exec", "-d", HOST, "sh", "-c",
+                 f"python3 /usr/local/bin/slow_clients.py {port} {SLOW_CLIENTS} {SLOW_SECONDS + 4} "
+                 "> /tmp/slow-clients.txt 2>&1"])
+            time.sleep(3)
+            samples.setdefault(f"{target}/slow", []).append(ordinary(port, SLOW_SECONDS))
+            time.sleep(3)
+            samples.setdefault(f"{target}/slow_clients", []).append(on_host("cat /tmp/slow-clients.txt").strip())
+            time.sleep(5)
+    results = {"slow_clients": SLOW_CLIENTS, "seconds": SLOW_SECONDS, "runs": samples}
+    for key, runs in samples.items():
+        if not key.endswith("/slow_clients"):
+            results[key] = {"rps": statistics.median(r["rps"] for r in runs), "failed": sum(r["failed"] for r in runs)}
+    log(f"slow clients: {results}")
+    return results
+
+
 def machine():
     cpus = os.cpu_count()
     model = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
@@ -410,6 +455,7 @@ def main():
     results["variants_seconds"] = round(time.monotonic() - variants_started)
     results["deploy"] = measure_deploy_latency()
     results["concurrency"] = measure_concurrency()
+    results["slow_clients"] = measure_slow_clients()
     results["bench_seconds"] = round(time.monotonic() - started)
     (WORK / "results.json").write_text(json.dumps(results, indent=1))
     log(f"done in {results['bench_seconds']} s: {WORK / 'results.json'}")

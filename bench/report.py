@@ -22,6 +22,7 @@ GOALS = {
     "noop_seconds": 8.0,
     "two_apps_noop_seconds": 12.0,
     "code_only_seconds": 8.0,
+    "kept_beside_slow_clients": 0.9,
 }
 # Tasks of deploy.yml that mark its phases on the drawing.
 PHASES = [
@@ -64,8 +65,28 @@ def goals_table(results):
         value = converge[key]["seconds"]
         goal = GOALS[f"{key}_seconds"]
         rows.append((label, f"{value:.1f} s", f"<= {goal:.0f} s", mark(value, goal, higher_is_better=False)))
+    slow = results.get("slow_clients")
+    if slow:
+        value = ratio(slow["ours/slow"]["rps"], slow["ours/alone"]["rps"])
+        goal = GOALS["kept_beside_slow_clients"]
+        rows.append((f"our site's throughput beside {slow['slow_clients']} slow clients / without them",
+                     f"{value:.2f}", f">= {goal}", mark(value, goal)))
     lines = ["| figure | measured | goal | |", "|---|---:|---:|---|"]
     lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return lines
+
+
+def slow_clients_table(results):
+    """Ordinary clients' throughput without and beside the slow ones."""
+    slow = results.get("slow_clients")
+    if not slow:
+        return ["(not measured in this run)"]
+    lines = ["| target | answers/s, alone | answers/s, beside slow clients | kept | failed beside them |",
+             "|---|---:|---:|---:|---:|"]
+    for target, name in (("ours", "our site"), ("gunicorn", "gunicorn alone")):
+        alone, beside = slow[f"{target}/alone"], slow[f"{target}/slow"]
+        lines.append(f"| {name} | {alone['rps']:,.0f} | {beside['rps']:,.0f} | {ratio(beside['rps'], alone['rps']):.2f} "
+                     f"| {beside['failed']:,} |")
     return lines
 
 
@@ -255,6 +276,14 @@ def main():
         f"wrk with that many keep-alive clients for {results.get('concurrency', {}).get('seconds', 15)} s "
         "(-t2, 30 s timeout) inside the host; a failure is an answer other than 2xx/3xx or a socket error.",
         "", *concurrency_table(results),
+        "", "### Slow clients", "",
+        f"16 ordinary clients (wrk -c16, {results.get('slow_clients', {}).get('seconds', 5)} s, the hello app) alone, "
+        f"then beside {results.get('slow_clients', {}).get('slow_clients', 64)} slow clients "
+        "(`bench/slow_clients.py`: half send their request 4 bytes every half second, half read a 1 MiB "
+        "answer 64 bytes every half second), turn by turn in every round; medians of the rounds, failures summed. "
+        "nginx holds a slow client for the price of a connection and hands gunicorn whole requests; "
+        "gunicorn's sync workers, alone, each wait on one slow client.",
+        "", *slow_clients_table(results),
     ]
     page = docs / "benchmarks.md"
     text = replace_between(page.read_text(), "bench", lines)
