@@ -40,7 +40,10 @@ class EchoHandler(BaseHTTPRequestHandler):
 
     def stream(self, count):
         self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
+        # Server-sent events when the client asks for them; text otherwise
+        # (a streamed export, which nginx would compress).
+        events = "text/event-stream" in self.headers.get("Accept", "")
+        self.send_header("Content-Type", "text/event-stream" if events else "text/plain")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         for number in range(count):
