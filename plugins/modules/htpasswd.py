@@ -133,7 +133,7 @@ def sha512_crypt(password, salt):
     for first, second, third in ORDER + [(None, None, 63)]:
         word = ((result[first] << 16 if first is not None else 0)
                 | (result[second] << 8 if second is not None else 0) | result[third])
-        for _ in range(4 if first is not None else 2):
+        for _position in range(4 if first is not None else 2):
             text.append(ITOA64[word & 0x3F])
             word >>= 6
     return "$6$%s$%s" % (salt_bytes.decode("ascii"), "".join(text))
@@ -148,7 +148,7 @@ def matches(password, hashed):
 
 
 def new_salt():
-    return "".join(secrets.choice(ITOA64) for _ in range(16))
+    return "".join(secrets.choice(ITOA64) for _position in range(16))
 
 
 def read_entries(path):
