@@ -399,13 +399,12 @@ def ordinary(port, seconds):
 
 def measure_slow_clients():
     """Per round and target: ordinary clients alone, then beside the slow
-    ones (started 3 s before, so they hold what they can), then a pause for
-    the target to recover (gunicorn's timeout ends a worker a slow client
-    holds)."""
+    ones (started 3 s before, so they hold what they can), then a pause
+    once the slow ones have gone."""
     log(f"slow clients: {SLOW_CLIENTS} slow ones beside 16 ordinary ones, our site and gunicorn alone")
     run(["podman", "cp", str(ROOT / "bench" / "slow_clients.py"), f"{HOST}:/usr/local/bin/slow_clients.py"])
     samples = {}
-    for _ in range(ROUNDS):
+    for _round in range(ROUNDS):
         for target, port in (("ours", 80), ("gunicorn", PAGES["hello"]["gunicorn"])):
             samples.setdefault(f"{target}/alone", []).append(ordinary(port, SLOW_SECONDS))
             run(["podman", "exec", "-d", HOST, "sh", "-c",
