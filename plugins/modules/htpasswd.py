@@ -23,6 +23,7 @@ description:
   - The passwords are never returned, logged or shown in a diff; the diff
     names the users only.
   - Needs no package on the host (the hash is computed in Python).
+  - Supports check mode, and diff mode (user names only).
 version_added: 1.0.0
 options:
   path:
@@ -54,11 +55,6 @@ options:
     description: Keep a copy of the file it replaces or removes, named in C(backup_file).
     type: bool
     default: false
-attributes:
-  check_mode:
-    support: full
-  diff_mode:
-    support: full
 author: flaskops maintainers (@flaskops)
 """
 
