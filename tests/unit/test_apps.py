@@ -143,3 +143,18 @@ def test_site_refuses_before_any_change(tmp_path, given, expected):
     assert expected in output and "Nothing was changed." in output, output
     after_the_check = output.split("Check the applications of the run", 1)[1]
     assert "TASK [flaskops.stack." not in after_the_check.replace("TASK [flaskops.stack.common : Validating", ""), output
+
+
+@pytest.mark.parametrize("playbook", ["site.yml", "deploy.yml", "run.yml", "lock.yml", "remove.yml"])
+@pytest.mark.parametrize(("given", "expected"), [
+    ({"flaskops_apps": [HELLO, SHOP], "flaskops_app": "nothing"}, "flaskops_app must be one of hello, shop"),
+    ({"flask_app_name": "hello", "flaskops_app": "nothing"}, "flaskops_app must be one of hello"),
+], ids=["several", "one"])
+def test_every_playbook_refuses_an_application_the_inventory_does_not_have(tmp_path, playbook, given, expected):
+    """-e flaskops_app is checked one way (vars/apps.yml) by every playbook
+    that takes it: a name the inventory does not have stops the run in
+    its first play, naming the choices."""
+    rc, output = check_playbook(tmp_path, playbook, {"app": {}, "web": {}}, given)
+    assert rc != 0, output
+    assert expected in output, output
+    assert "TASK [flaskops.stack.flask_app" not in output and "TASK [flaskops.stack.nginx_proxy" not in output, output
