@@ -32,41 +32,45 @@ def connect():
     return client
 
 
-def trickle():
-    """A request sent four bytes at a time, a line of headers it never ends."""
-    request = (f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: slow-client\r\n"
-               + "".join(f"X-Padding-{n}: {'x' * 40}\r\n" for n in range(200))).encode()
+def keep_at_it(talk):
+    """Until the deadline: connect, TALK(client) slowly, close; a client
+    cut off waits half a second and connects again."""
     while time.monotonic() < DEADLINE:
         try:
             client = connect()
-            for start in range(0, len(request), 4):
-                if time.monotonic() >= DEADLINE:
-                    break
-                client.sendall(request[start:start + 4])
-                time.sleep(0.5)
+            talk(client)
             client.close()
         except OSError:
             with lock:
                 counts["cut_off"] += 1
             time.sleep(0.5)
+
+
+def trickle():
+    """A request sent four bytes at a time, a line of headers it never ends."""
+    request = (f"GET / HTTP/1.1\r\nHost: {HOST}\r\nUser-Agent: slow-client\r\n"
+               + "".join(f"X-Padding-{n}: {'x' * 40}\r\n" for n in range(200))).encode()
+
+    def talk(client):
+        for start in range(0, len(request), 4):
+            if time.monotonic() >= DEADLINE:
+                break
+            client.sendall(request[start:start + 4])
+            time.sleep(0.5)
+    keep_at_it(talk)
 
 
 def read_slowly():
     """A large answer, read 64 bytes every half second."""
     request = f"GET /static/bench-1m.bin HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
-    while time.monotonic() < DEADLINE:
-        try:
-            client = connect()
-            client.sendall(request)
-            while time.monotonic() < DEADLINE:
-                if not client.recv(64):
-                    break
-                time.sleep(0.5)
-            client.close()
-        except OSError:
-            with lock:
-                counts["cut_off"] += 1
+
+    def talk(client):
+        client.sendall(request)
+        while time.monotonic() < DEADLINE:
+            if not client.recv(64):
+                break
             time.sleep(0.5)
+    keep_at_it(talk)
 
 
 def main():
