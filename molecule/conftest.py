@@ -368,3 +368,27 @@ def exposure(host, unit):
     found = re.search(r"Overall exposure level for \S+: ([0-9.]+)", report)
     assert found, report
     return float(found.group(1))
+
+
+def refused_by_nginx(fleet, run_playbook_on_fleet, fleet_requests, playbook, site, files, overrides, said):
+    """PLAYBOOK with OVERRIDES, a setting nginx -t refuses, under a request
+    loop to SITE on every host: the run stops with nginx's words (SAID among
+    them), every one of FILES is byte-identical afterwards with no backup
+    left beside it, nginx -t passes, and no request failed. Returns the
+    loops' reports."""
+    before = {name: {path: host.file(path).sha256sum for path in files} for name, host in fleet.items()}
+    # A request every 0.1 s across the whole failed run and after it.
+    requests = fleet_requests(site, interval=0.1)
+    run = run_playbook_on_fleet(playbook, "-e", json.dumps(overrides))
+    reports = requests()
+    print(f"requests during the refused run: {reports}")
+    assert run.rc != 0
+    assert "nginx -t refused the new configuration" in run.output
+    assert said in run.output
+    for name, host in fleet.items():
+        assert {path: host.file(path).sha256sum for path in files} == before[name]
+        assert not host.run("ls /etc/nginx/sites-available/*~ /etc/nginx/*~ 2>/dev/null").stdout
+        assert host.run("nginx -t").rc == 0
+        assert reports[name]["sent"] >= 50
+        assert reports[name]["failed"] == 0, reports[name]["errors"]
+    return reports

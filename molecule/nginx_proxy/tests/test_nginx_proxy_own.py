@@ -10,6 +10,8 @@ import shlex
 import uuid
 from pathlib import Path
 
+from conftest import refused_by_nginx
+
 SITE = "example.test"
 CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
 
@@ -93,19 +95,8 @@ def test_a_websocket_location_upgrades_and_the_application_echoes(host):
 
 def test_a_directive_nginx_refuses_never_goes_live(fleet, run_playbook_on_fleet, fleet_requests):
     files = ["/etc/nginx/nginx.conf", f"/etc/nginx/sites-available/{SITE}.conf"]
-    before = {name: {path: host.file(path).sha256sum for path in files} for name, host in fleet.items()}
-    requests = fleet_requests(SITE, interval=0.1)
-    run = run_playbook_on_fleet(CONVERGE, "-e", json.dumps({"nginx_proxy_server_directives": ["no_such_directive on;"]}))
-    reports = requests()
-    print(f"requests during the refused run: {reports}")
-    assert run.rc != 0
-    assert "nginx -t refused the new configuration" in run.output
-    assert "no_such_directive" in run.output
-    for name, host in fleet.items():
-        assert {path: host.file(path).sha256sum for path in files} == before[name]
-        assert host.run("nginx -t").rc == 0
-        assert reports[name]["sent"] >= 50
-        assert reports[name]["failed"] == 0, reports[name]["errors"]
+    refused_by_nginx(fleet, run_playbook_on_fleet, fleet_requests, CONVERGE, SITE, files,
+                     {"nginx_proxy_server_directives": ["no_such_directive on;"]}, "no_such_directive")
 
 
 def statuses(host, path, client, count):
