@@ -73,7 +73,13 @@ cmd_up() {
     if [ -n "$ip" ]; then
       [[ "$ip" =~ ^([0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3})\.[0-9]{1,3}$ ]] || die "--ip: not an IPv4 address: $ip"
       net_args=(--subnet "${BASH_REMATCH[1]}.0/24")
-      run_args+=(--ip "$ip")
+      # A hardware address of its own, made from the address, that a
+      # restart keeps: the host and the other hosts of the network then go
+      # on reaching a restarted host at once, as on a real network, instead
+      # of sending to its old address until their neighbour cache forgets it.
+      local -a octets
+      IFS=. read -ra octets <<<"$ip"
+      run_args+=(--ip "$ip" --mac-address "$(printf '02:fa:%02x:%02x:%02x:%02x' "${octets[@]}")")
     fi
     podman network exists "$network" || podman network create "${net_args[@]}" "$network" >/dev/null
     run_args+=(--network "$network")
