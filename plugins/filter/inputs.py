@@ -309,11 +309,17 @@ def address_info(value):
     return {"family": address.version, "scope": address_scope(address), "address": str(address)}
 
 
-def check_address(value, **_):
+def check_address(value, connect=False, **_):
+    """An IP address; with CONNECT, one a host can connect to (not the
+    every-address of either family, in any spelling, nor a multicast one)."""
     try:
-        return str(parse_address(as_text(value, "an IP address")))
+        address = parse_address(as_text(value, "an IP address"))
     except ValueError:
         raise Invalid("must be an IP address") from None
+    plain = address.ipv4_mapped if address.version == 6 and address.ipv4_mapped is not None else address
+    if connect and (plain.is_unspecified or plain.is_multicast):
+        raise Invalid("must be the address of one host to connect to, not an every-address or multicast one")
+    return str(address)
 
 
 def parse_network(text):

@@ -91,6 +91,18 @@ def test_malformed_binds_are_refused(value):
     refused("bind", value)
 
 
+@pytest.mark.parametrize("value", ["0.0.0.0", "::", "[::]", "::0", "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0",
+                                   "0000::0000", "224.0.0.1", "ff02::1"])
+def test_an_address_to_connect_to_is_one_host_in_every_spelling(value):
+    assert "every-address" in refused("address", value, connect=True)
+    ok("address", value)
+
+
+@pytest.mark.parametrize("value", ["10.0.0.10", "[fd00::10]", "fd00::10", "127.0.0.1", "::1"])
+def test_an_address_of_one_host_may_be_connected_to(value):
+    ok("address", value, connect=True)
+
+
 @pytest.mark.parametrize("value", ["*", "0.0.0.0/0", "::/0", "0::/0", "0.0.0.0/0.0.0.0", "10.0.0.0/0"])
 def test_networks_that_cover_everything_count_as_a_star(value):
     assert "every address" in refused("network", value)
