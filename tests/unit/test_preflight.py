@@ -23,6 +23,9 @@ VALID = {
     "nginx_proxy": {"nginx_proxy_server_name": "example.com"},
 }
 
+# The settings ACME needs.
+ACME = {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True, "nginx_proxy_acme_email": "ops@example.com"}
+
 # A scheduled job that passes every check.
 TICK = {"command": "python tick.py", "on_calendar": "daily"}
 
@@ -173,6 +176,16 @@ BAD = [
     ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
                      "nginx_proxy_acme_email": "ops@example.com",
                      "nginx_proxy_acme_directory": "http://acme.example.com/dir"}, "nginx_proxy_acme_directory"),
+    # A follower of another proxy's certificate (the inventory has "primary").
+    *[("nginx_proxy", {**ACME, **given}, variable) for given, variable in [
+        ({"nginx_proxy_acme_primary": "nowhere"}, "nginx_proxy_acme_primary"),
+        ({"nginx_proxy_acme_primary": "primary\n"}, "nginx_proxy_acme_primary"),
+        ({"nginx_proxy_acme_primary": "primary other"}, "nginx_proxy_acme_primary"),
+        ({"nginx_proxy_acme_primary": "primary"}, "nginx_proxy_acme_primary_address"),
+        *[({"nginx_proxy_acme_primary": "primary", "nginx_proxy_acme_primary_address": address},
+           "nginx_proxy_acme_primary_address")
+          for address in ["0.0.0.0", "::", "[::]", "::ffff:0.0.0.0", "0:0:0:0:0:0:0:0", "224.0.0.1",
+                          "10.0.0.10\n", "primary.example.com", "10.0.0.0/24", "fe80::1%eth0"]]]],
     ("gunicorn", {"gunicorn_allowed_clients": ["10.0.0.10", "10.0.0.0/24; accept"]}, "gunicorn_allowed_clients"),
     # Roots and paths the sandbox hides, or that belong to the system.
     ("flask_app", {"flask_app_root": "/tmp"}, "flask_app_root"),
@@ -268,7 +281,8 @@ def run_role(tmp_path, role, variables, tasks_from="main", then=""):
     extra.write_text(json.dumps({"ansible_python_interpreter": sys.executable, **variables}))
     env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
     return subprocess.run(
-        ["ansible-playbook", "--check", "-i", "localhost,", "-e", f"@{extra}", str(playbook)],
+        # "primary": another host of the inventory, which the play leaves out.
+        ["ansible-playbook", "--check", "-i", "localhost,primary,", "-e", f"@{extra}", str(playbook)],
         capture_output=True, text=True, env=env, timeout=120, cwd=ROOT, check=False,
     )
 
@@ -296,6 +310,10 @@ ALSO_VALID = [
     ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": ["10.0.0.10", "10.0.1.0/24"]}),
     ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
                      "nginx_proxy_acme_email": "ops@example.com"}),
+    # A follower, and a primary naming itself.
+    ("nginx_proxy", {**ACME, "nginx_proxy_acme_primary": "primary", "nginx_proxy_acme_primary_address": "10.0.0.10"}),
+    ("nginx_proxy", {**ACME, "nginx_proxy_acme_primary": "primary", "nginx_proxy_acme_primary_address": "[fd00::10]"}),
+    ("nginx_proxy", {**ACME, "nginx_proxy_acme_primary": "localhost"}),
     # As -e key=value and INI inventories pass them: strings.
     ("nginx_proxy", {"nginx_proxy_acme": "true", "nginx_proxy_acme_agree_tos": "yes",
                      "nginx_proxy_acme_email": "ops@example.com"}),

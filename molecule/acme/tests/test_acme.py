@@ -7,6 +7,10 @@ scenario's network resolves to it, so Pebble validates HTTP-01 through the
 running nginx. Requests go to 127.0.0.1 on the host, with the site's names
 resolved there (curl --resolve) and the certificate checked against
 Pebble's root.
+
+A follower of the same site (nginx_proxy_acme_primary), where the site's own
+name points, passes Pebble's challenges on to the primary and serves a copy
+of its certificate; a renewal on the primary reaches it at the next run.
 """
 
 import json
@@ -21,6 +25,10 @@ from conftest import main_pid
 
 CONVERGE = Path(os.environ["MOLECULE_SCENARIO_DIRECTORY"]) / "converge.yml"
 PEBBLE = "flaskops-acme-pebble"
+# The second proxy of the primary's site (trixie.hello.test).
+PRIMARY = "flaskops-acme-trixie"
+FOLLOWER = "flaskops-acme-follower"
+FLEET_SITE = "trixie.hello.test"
 ROOT_CA = "/usr/local/share/pebble-root.pem"
 SERVER_CA = "/usr/local/share/flaskops-acme-server-ca.pem"
 WEBROOT = "/var/www/flaskops-acme"
@@ -33,14 +41,14 @@ def pebble_root(fleet):
 
 
 def web_hosts(fleet):
-    """The nginx hosts by site name."""
-    return {name.rsplit("-", 1)[1] + ".hello.test": host for name, host in fleet.items() if name != PEBBLE}
+    """The nginx hosts that get their own certificate, by site name."""
+    return {name.rsplit("-", 1)[1] + ".hello.test": host for name, host in fleet.items() if name not in (PEBBLE, FOLLOWER)}
 
 
 @pytest.fixture(scope="module")
 def trusted(fleet, pebble_root):
     """Pebble's root installed on the nginx hosts, for curl and the request loop."""
-    for host in web_hosts(fleet).values():
+    for host in [*web_hosts(fleet).values(), fleet[FOLLOWER]]:
         host.run_expect([0], f"printf '%s\\n' {shlex.quote(pebble_root)} > {ROOT_CA}")
 
 
@@ -251,3 +259,55 @@ def test_in_maintenance_the_acme_path_still_answers_and_the_site_does_not(fleet,
     assert run.rc == 0, run.output[-3000:]
     for site, host in hosts.items():
         assert curl(host, f"https://{site}/", site, "--fail --output /dev/null").rc == 0
+
+
+def test_a_follower_passes_challenges_on_to_the_primary_and_serves_its_certificate_without_certbot(fleet, trusted):
+    """The site's own name resolves to the follower alone, so the converge's
+    certificate was validated through it."""
+    follower, primary = fleet[FOLLOWER], fleet[PRIMARY]
+    assert fleet[PEBBLE].check_output(f"getent hosts {FLEET_SITE}").split()[0] == "10.89.78.11"
+    token = uuid.uuid4().hex
+    primary.run_expect([0], f"mkdir -p {WEBROOT}/.well-known/acme-challenge && "
+                            f"echo {token}.key > {WEBROOT}/.well-known/acme-challenge/{token}")
+    try:
+        challenge = curl(follower, f"http://{FLEET_SITE}/.well-known/acme-challenge/{token}", FLEET_SITE, "--fail")
+        assert challenge.stdout.strip() == f"{token}.key", challenge.stderr
+    finally:
+        primary.run(f"rm -f {WEBROOT}/.well-known/acme-challenge/{token}")
+    # HTTPS on the follower, with a certificate of the primary's that checks out against Pebble's root.
+    answer = curl(follower, f"https://{FLEET_SITE}/up", FLEET_SITE, "--fail")
+    assert answer.rc == 0 and json.loads(answer.stdout)["path"] == "/up", answer.stderr
+    served = served_certificate(follower, FLEET_SITE)
+    assert f"DNS:www.{FLEET_SITE}" in served
+    assert "Pebble" in follower.check_output(
+        f"openssl s_client -connect 127.0.0.1:443 -servername {FLEET_SITE} </dev/null 2>/dev/null | openssl x509 -noout -issuer")
+    # No certbot, no account: the primary alone speaks to the CA.
+    assert not follower.exists("certbot")
+    assert not follower.file("/etc/letsencrypt").exists
+    key = follower.file(f"/etc/nginx/tls/{FLEET_SITE}.key")
+    assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+    assert follower.file("/etc/nginx/tls").mode == 0o700
+
+
+def test_a_renewal_on_the_primary_reaches_the_follower_at_the_next_run_and_loses_no_request(
+        fleet, trusted, run_playbook_on_fleet, request_loop):
+    follower, primary = fleet[FOLLOWER], fleet[PRIMARY]
+    renew = primary.run(f"REQUESTS_CA_BUNDLE={SERVER_CA} certbot renew --force-renewal "
+                        f"--no-random-sleep-on-renew --cert-name {FLEET_SITE}")
+    assert renew.rc == 0, renew.stderr
+    renewed = served_certificate(primary, FLEET_SITE).splitlines()[0]
+    assert served_certificate(follower, FLEET_SITE).splitlines()[0] != renewed, "the follower had it before its run"
+    master = main_pid(follower, "nginx.service")
+    stop = request_loop(follower, FLEET_SITE, url="https://127.0.0.1/", cafile=ROOT_CA, interval=0.02)
+    run = run_playbook_on_fleet(CONVERGE)
+    report = stop()
+    print(f"requests over HTTPS to the follower during the run that takes the renewed certificate: {report}")
+    assert run.rc == 0, run.output[-3000:]
+    assert report["sent"] > 20
+    assert report["failed"] == 0, report["errors"]
+    assert served_certificate(follower, FLEET_SITE).splitlines()[0] == renewed
+    assert main_pid(follower, "nginx.service") == master, "reloaded, not restarted"
+    # The run issued nothing new: the primary still serves the renewed one.
+    assert served_certificate(primary, FLEET_SITE).splitlines()[0] == renewed
+    again = run_playbook_on_fleet(CONVERGE)
+    assert again.rc == 0 and again.changed[FOLLOWER] == 0, again.output[-3000:]
