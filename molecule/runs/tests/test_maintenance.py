@@ -15,7 +15,8 @@ import pytest
 PROJECT = Path(os.environ["MOLECULE_PROJECT_DIRECTORY"])
 MAINTENANCE = PROJECT / "playbooks" / "maintenance.yml"
 DOMAIN = "hello.test"
-ALLOW = json.dumps({"nginx_proxy_maintenance_allow": ["127.0.0.1"]})
+# The allow-list, and a Retry-After of the site's own.
+ALLOW = json.dumps({"nginx_proxy_maintenance_allow": ["127.0.0.1"], "nginx_proxy_maintenance_retry_after": 120})
 
 
 def from_elsewhere(host):
@@ -40,7 +41,7 @@ def test_maintenance_on_then_off_loses_no_request_of_the_allow_list(host, run_pl
         on = run_playbook(MAINTENANCE, "-e", "maintenance=on", "-e", ALLOW)
         assert on.rc == 0, on.output[-3000:]
         status, retry, body = from_elsewhere(host)
-        assert (status, retry) == (503, "600") and "Down for maintenance" in body, body
+        assert (status, retry) == (503, "120") and "Down for maintenance" in body, body
         allowed = host.check_output(f"curl --silent --fail --max-time 5 --header 'Host: {DOMAIN}' http://127.0.0.1/")
         assert "release" in json.loads(allowed)
     finally:
