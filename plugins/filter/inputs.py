@@ -226,10 +226,12 @@ def check_path(value, system=None, hidden=None, data=None, dotted=None, not_unde
     return path
 
 
-def check_relative_path(value, **_):
+def check_relative_path(value, dotted=None, **_):
     text = full(RELATIVE, value, "a path inside the repository (letters, digits and _ . + / -)")
     if ".." in text.split("/"):
         raise Invalid("must stay inside the repository (no '..')")
+    if dotted == "refuse" and any(part.startswith(".") for part in text.split("/")):
+        raise Invalid("must not name a hidden folder (.git, .venv, .env...)")
     return text
 
 

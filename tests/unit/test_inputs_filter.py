@@ -91,6 +91,12 @@ def test_malformed_binds_are_refused(value):
     refused("bind", value)
 
 
+@pytest.mark.parametrize("value", ["static/.env", "app/.venv/lib", "a/./b/.hidden", "static/.git"])
+def test_a_relative_path_may_refuse_hidden_folders(value):
+    assert "hidden folder" in refused("relative_path", value, dotted="refuse")
+    ok("relative_path", value)
+
+
 @pytest.mark.parametrize("value", ["0.0.0.0", "::", "[::]", "::0", "0:0:0:0:0:0:0:0", "::ffff:0.0.0.0",
                                    "0000::0000", "224.0.0.1", "ff02::1"])
 def test_an_address_to_connect_to_is_one_host_in_every_spelling(value):
