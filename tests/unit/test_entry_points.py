@@ -73,6 +73,7 @@ def caller_plays(path, inherited=None):
 PUBLISHED = {
     "flask_app_current_path": "/srv/hello/current",
     "flask_app_release_path": "/srv/hello/releases/0123456789abcdef0123456789abcdef01234567",
+    "flask_app_static_path": "/srv/hello/releases/0123456789abcdef0123456789abcdef01234567/static",
     "flask_app_venv_path": "/srv/hello/current/.venv",
     "flask_app_env_file": "/srv/hello/shared/env",
     "flask_app_env_file_staged": "",

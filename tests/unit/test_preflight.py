@@ -41,6 +41,10 @@ BAD = [
     ("flask_app", {"flask_app_env": {"BAD KEY": "x"}}, "flask_app_env"),
     ("flask_app", {"flask_app_secret_env": {"KEY": "two\nlines"}}, "flask_app_secret_env"),
     ("flask_app", {"flask_app_requirements": "../etc/passwd"}, "flask_app_requirements"),
+    # The folder the proxies serve to anyone: no code, no hidden or shared data.
+    *[("flask_app", {"flask_app_static_folder": folder}, "flask_app_static_folder")
+      for folder in [".git", ".venv", "app/.env", "../static", "/srv/hello/static", "static\n", "static folder",
+                     "instance", "instance/static"]],
     ("flask_app", {"flask_app_env": {"SECRET_KEY": "visible"}}, "flask_app_secret_env"),
     ("flask_app", {"flask_app_deploy_key": "ssh-ed25519 AAAA... (a public key)"}, "flask_app_deploy_key"),
     ("flask_app", {"flask_app_git_known_hosts": "github.com ssh-ed25519 AAAA"}, "flask_app_git_known_hosts"),
@@ -201,6 +205,11 @@ BAD = [
     ("gunicorn", {"gunicorn_bind": "unix:/tmp/hello.sock"}, "gunicorn_bind"),
     ("gunicorn", {"gunicorn_app_dir": "/home/deploy/hello/current"}, "gunicorn_app_dir"),
     ("gunicorn", {"gunicorn_read_write_paths": ["/srv/hello/shared", "/tmp/uploads"]}, "gunicorn_read_write_paths"),
+    *[("nginx_proxy", {"nginx_proxy_static_releases": folder}, "nginx_proxy_static_releases")
+      for folder in ["/", "/var/www", "/etc/nginx", "/srv/hello/static", "/srv", "/var/lib/static", "/tmp/static",
+                     "static", "/var/www/flaskops-static/hello\n", "/var/www/.static"]],
+    ("nginx_proxy", {"nginx_proxy_static_releases": "/var/www/flaskops-static/hello",
+                     "nginx_proxy_static_dir": "/var/www/hello-static"}, "nginx_proxy_static_releases"),
     ("nginx_proxy", {"nginx_proxy_static_dir": "/"}, "nginx_proxy_static_dir"),
     ("nginx_proxy", {"nginx_proxy_static_dir": "/etc/nginx"}, "nginx_proxy_static_dir"),
     ("nginx_proxy", {"nginx_proxy_static_dir": "/srv"}, "nginx_proxy_static_dir"),
@@ -310,6 +319,9 @@ ALSO_VALID = [
     ("gunicorn", {"gunicorn_bind": "10.0.0.21:8000", "gunicorn_allowed_clients": ["10.0.0.10", "10.0.1.0/24"]}),
     ("nginx_proxy", {"nginx_proxy_acme": True, "nginx_proxy_acme_agree_tos": True,
                      "nginx_proxy_acme_email": "ops@example.com"}),
+    ("flask_app", {"flask_app_static_folder": "src/hello/static"}),
+    ("flask_app", {"flask_app_static_folder": ""}),
+    ("nginx_proxy", {"nginx_proxy_static_releases": "/var/www/flaskops-static/hello"}),
     # A follower, and a primary naming itself.
     ("nginx_proxy", {**ACME, "nginx_proxy_acme_primary": "primary", "nginx_proxy_acme_primary_address": "10.0.0.10"}),
     ("nginx_proxy", {**ACME, "nginx_proxy_acme_primary": "primary", "nginx_proxy_acme_primary_address": "[fd00::10]"}),
