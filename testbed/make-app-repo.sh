@@ -76,8 +76,16 @@ bundle() {
 }
 
 start hello
+# Each release has a stylesheet of its own, named after it as a bundler
+# names its hashed assets: a page of one release asks for that file alone.
+printf '/* v1 */\n' >"$work/hello/static/app-v1.css"
+git -C "$work/hello" tag --delete v1 >/dev/null
+commit "$work/hello" 1 "hello: the stylesheet of release v1"
+git -C "$work/hello" tag v1
 for n in 2 3; do
   printf '\n# Release v%s of the example.\nRELEASE = "v%s"\n' "$n" "$n" >>"$work/hello/hello.py"
+  git -C "$work/hello" rm --quiet "static/app-v$((n - 1)).css"
+  printf '/* v%s */\n' "$n" >"$work/hello/static/app-v$n.css"
   commit "$work/hello" "$n" "hello: release v$n"
   git -C "$work/hello" tag "v$n"
 done

@@ -3,7 +3,7 @@
 Converged with site.yml at v1 (idempotence checked by Molecule on all three
 hosts). With a bounded request loop from this machine through the proxy's
 port published on 127.0.0.1 during each step: a rolling deploy of v2 (from
-v1); a deploy of a release whose health check fails, stopped at the first
+v1), after which the proxy still serves v1's own stylesheet; a deploy of a release whose health check fails, stopped at the first
 host (from v2); rollback.yml back to v1 on the whole fleet (from v2); a
 branch that moves between the two servers' turns; a firewall that shuts the
 proxy out; requests straight to an application server's port from
@@ -52,6 +52,27 @@ def served(fleet, requests=20):
             f"curl --silent --fail --max-time 5 --header 'Host: {DOMAIN}' http://127.0.0.1/")
         seen.add(json.loads(body)["release"])
     return seen
+
+
+STATIC_STORE = "/var/www/flaskops-static/hello"
+
+
+def static_answer(fleet, name):
+    """Status and body of /static/NAME, asked through the proxy."""
+    result = fleet[PROXY].run(f"curl --silent --max-time 5 --write-out '\\n%{{http_code}}' "
+                              f"--header 'Host: {DOMAIN}' http://127.0.0.1/static/{name}")
+    body, _sep, status = result.stdout.rpartition("\n")
+    return status, body.strip()
+
+
+def static_releases(fleet):
+    """The releases whose static files the proxy keeps: {"current": commit,
+    "previous": commit}, and the folders it holds."""
+    proxy = fleet[PROXY]
+    links = {link: proxy.file(f"{STATIC_STORE}/{link}").linked_to.rsplit("/", 1)[1]
+             for link in ("current", "previous") if proxy.file(f"{STATIC_STORE}/{link}").exists}
+    folders = sorted(proxy.check_output(f"find {STATIC_STORE} -mindepth 1 -maxdepth 1 -type d -printf '%f\\n'").split())
+    return links, folders
 
 
 def under_load(local_request_loop, site_url, action, label):
@@ -129,6 +150,14 @@ def test_a_rolling_deploy_of_v2_loses_no_request(fleet, run_playbook_on_fleet, c
     for app in (APP1, APP2):
         assert live(fleet[app]) == f"{ROOT}/releases/{commit('v2')}"
     assert served(fleet) == {"v2"}
+    # The proxy answers static files itself: v2's, and v1's for a page
+    # loaded before the deploy, though no application server has v1 now.
+    assert static_answer(fleet, "app-v2.css") == ("200", "/* v2 */")
+    assert static_answer(fleet, "app-v1.css") == ("200", "/* v1 */")
+    assert static_answer(fleet, "hello.css")[0] == "200"
+    assert static_answer(fleet, "no-such-file.css")[0] == "404", "the application's answer"
+    assert static_releases(fleet) == ({"current": commit("v2"), "previous": commit("v1")},
+                                      sorted([commit("v1"), commit("v2")]))
     # One host at a time: app1's whole batch, then app2's.
     handed_over = [part.split("TASK [", 1)[0].split()
                    for part in run.output.split("TASK [flaskops.stack.gunicorn : Hand gunicorn over")[1:]]
@@ -161,6 +190,10 @@ def test_rollback_takes_the_whole_fleet_back_to_v1(fleet, run_playbook_on_fleet,
     for app in (APP1, APP2):
         assert live(fleet[app]) == f"{ROOT}/releases/{commit('v1')}"
     assert served(fleet) == {"v1"}
+    # The static files follow: v1's live, v2's behind them.
+    assert static_releases(fleet)[0] == {"current": commit("v1"), "previous": commit("v2")}
+    assert static_answer(fleet, "app-v2.css") == ("200", "/* v2 */")
+    assert static_answer(fleet, "app-v1.css") == ("200", "/* v1 */")
 
 
 def test_a_version_is_resolved_once_for_the_fleet_while_its_branch_moves(

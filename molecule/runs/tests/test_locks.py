@@ -117,6 +117,16 @@ def test_two_deploys_a_second_apart_run_one_after_the_other(
     assert_no_request_failed(report)
     assert_consistent(host, commit, "v3")
     assert not host.file(LOCK_FILE).exists, "both runs released the lock"
+    # nginx keeps the static files of v3 and of v2 before it (v1's went), and
+    # serves v2's own stylesheet to a page of v2 loaded before the last deploy.
+    store = "/var/www/flaskops-static/hello"
+    assert host.file(f"{store}/current").linked_to.endswith(commit("v3"))
+    assert host.file(f"{store}/previous").linked_to.endswith(commit("v2"))
+    assert not host.file(f"{store}/{commit('v1')}").exists
+    for name, status in (("app-v3.css", "200"), ("app-v2.css", "200"), ("app-v1.css", "404")):
+        answer = host.run(f"curl --silent --output /dev/null --write-out '%{{http_code}}' --max-time 5 "
+                          f"--header 'Host: {DOMAIN}' http://127.0.0.1/static/{name}")
+        assert answer.stdout == status, name
 
 
 def test_a_lock_taken_by_hand_holds_deploys_back_until_it_is_released(
