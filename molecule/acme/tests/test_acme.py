@@ -289,6 +289,7 @@ def test_a_follower_passes_challenges_on_to_the_primary_and_serves_its_certifica
     assert follower.file("/etc/nginx/tls").mode == 0o700
 
 
+@pytest.mark.usefixtures("issued_for_the_converged_names")
 def test_a_renewal_on_the_primary_reaches_the_follower_at_the_next_run_and_loses_no_request(
         fleet, trusted, run_playbook_on_fleet, request_loop):
     follower, primary = fleet[FOLLOWER], fleet[PRIMARY]
